@@ -1,0 +1,53 @@
+/* The table of kernels one ISA provides, and the blocking that goes with them.
+ *
+ * Each ISA file (csrc/kernels/<isa>/) fills the slots it has; dispatch.c first
+ * fills every slot from the generic kernels, then lets the chosen ISA override,
+ * so adding an ISA never touches the framework code.
+ */
+#ifndef FM_KERNEL_TABLE_H
+#define FM_KERNEL_TABLE_H
+
+#include <stddef.h>
+#include "fastmlp.h"
+
+/* Largest micro-tile height any ISA uses. */
+#define FM_MAX_MR 16
+
+/* GEMM micro-kernel: C[m,n] = alpha * A[m,k] . B[k,n] + beta * C for one tile,
+ * m fixed by the slot it sits in (rows[m]), n <= nr. A is read as
+ * a[i*rs_a + p*cs_a]; B as b[p*rs_b + j] with unit column stride, and must
+ * hold nr readable columns even when n < nr (the driver pads edge panels). */
+typedef void (*fm_sgemm_ukr)(ptrdiff_t k, const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                             const float *b, ptrdiff_t rs_b, float *c, ptrdiff_t rs_c,
+                             ptrdiff_t cs_c, ptrdiff_t n, float alpha, float beta);
+typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                             const double *b, ptrdiff_t rs_b, double *c, ptrdiff_t rs_c,
+                             ptrdiff_t cs_c, ptrdiff_t n, double alpha, double beta);
+
+/* rows[m] computes m rows (1 <= m <= mr); `packed` computes mr rows from packed
+ * panels (A strides 1 and mr, B row stride nr; its stride arguments are ignored).
+ * mr x nr micro-tile; blocks of mc rows (A block, sized for L2), kc depth
+ * (micro-panels sized for L1) and nc columns (B panel, sized for L3). */
+typedef struct {
+    fm_sgemm_ukr rows[FM_MAX_MR + 1], packed;
+    int mr, nr, mc, kc, nc;
+} fm_sgemm_kernel;
+typedef struct {
+    fm_dgemm_ukr rows[FM_MAX_MR + 1], packed;
+    int mr, nr, mc, kc, nc;
+} fm_dgemm_kernel;
+
+typedef struct {
+    fm_isa isa;
+    fm_sgemm_kernel sgemm;
+    fm_dgemm_kernel dgemm;
+} fm_kernel_table;
+
+/* The table in use; set once at import (fm_isa_select). */
+const fm_kernel_table *fm_kernels(void);
+
+void fm_kernels_init_generic(fm_kernel_table *t);
+void fm_kernels_init_avx2(fm_kernel_table *t);
+void fm_kernels_init_avx512(fm_kernel_table *t);
+
+#endif

@@ -1,0 +1,60 @@
+/* fm_sgemm and fm_dgemm: the blocked, threaded GEMM of gemm_driver.h for
+ * each type, and the planning both share. */
+#include <stdlib.h>
+
+#include "arch/kernel_table.h"
+#include "fastmlp.h"
+#include "gemm/gemm_plan.h"
+#include "threads.h"
+
+/* Below this many flops per thread, waking another thread costs more than it saves. */
+#define MIN_FLOPS_PER_THREAD (1 << 18)
+
+fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          ptrdiff_t cs_b)
+{
+    fm_gemm_plan plan;
+    const double flops = 2.0 * m * n * k;
+    const double tiles = (double)((m + blk->mr - 1) / blk->mr) * ((n + blk->nr - 1) / blk->nr);
+    int threads = fm_get_num_threads();
+    if (threads > flops / MIN_FLOPS_PER_THREAD)
+        threads = (int)(flops / MIN_FLOPS_PER_THREAD);
+    if (threads > tiles)
+        threads = (int)tiles;
+    plan.threads = threads > 1 ? threads : 1;
+    /* B must be packed when its columns are not contiguous (the kernels load
+     * nr-wide rows of it); otherwise when its panel serves many A blocks. */
+    plan.pack_b = cs_b != 1 || m > 2 * blk->mc;
+    /* An A block is reused by every column panel of its B panel. */
+    plan.pack_a = n > 4 * blk->nr;
+    return plan;
+}
+
+void *fm_workspace_alloc(size_t bytes)
+{
+    return aligned_alloc(64, fm_round_up((ptrdiff_t)bytes, 64));
+}
+
+void fm_workspace_free(void *p)
+{
+    free(p);
+}
+
+#define FM_T float
+#define FM_P(x) s_##x
+#define FM_KERNEL sgemm
+#define FM_KERNEL_T fm_sgemm_kernel
+#define FM_GEMM fm_sgemm
+#include "gemm/gemm_driver.h"
+#undef FM_T
+#undef FM_P
+#undef FM_KERNEL
+#undef FM_KERNEL_T
+#undef FM_GEMM
+
+#define FM_T double
+#define FM_P(x) d_##x
+#define FM_KERNEL dgemm
+#define FM_KERNEL_T fm_dgemm_kernel
+#define FM_GEMM fm_dgemm
+#include "gemm/gemm_driver.h"

@@ -1,0 +1,195 @@
+/* The GEMM framework for one data type, included by gemm.c once per type with
+ *   FM_T       float or double
+ *   FM_P(x)    prefix for this type's names: s_##x or d_##x
+ *   FM_KERNEL  the kernel-table field: sgemm or dgemm
+ *   FM_KERNEL_T its type: fm_sgemm_kernel or fm_dgemm_kernel
+ *   FM_GEMM    the public name: fm_sgemm or fm_dgemm
+ *
+ * BLIS's loop nest. Around the micro-kernel: jc over nc-column panels of B,
+ * pc over kc-deep slices of k, ic over mc-row blocks of A, then the grid of
+ * mr x nr tiles of one block. Threads split B packing, A packing and the tile
+ * grid, never k, and k is sliced the same way for any thread count, so every
+ * C element sees the same sums in the same order: results are bitwise
+ * independent of the number of threads.
+ *
+ * Packing copies operands into the contiguous, aligned panels the
+ * micro-kernel streams. It pays off when a panel is reused many times; for the
+ * thin shapes of MLP training the kernels read A (any strides) and B (unit
+ * column stride) in place instead, see plan_gemm().
+ */
+
+/* C = beta * C, reading C only when beta != 0. */
+static void FM_P(scale_c)(ptrdiff_t m, ptrdiff_t n, FM_T beta, FM_T *c, ptrdiff_t rs_c,
+                          ptrdiff_t cs_c)
+{
+    if (beta == 1)
+        return;
+    for (ptrdiff_t i = 0; i < m; ++i)
+        for (ptrdiff_t j = 0; j < n; ++j)
+            c[i * rs_c + j * cs_c] = beta == 0 ? 0 : beta * c[i * rs_c + j * cs_c];
+}
+
+/* One mr-row micro-panel of A: ap[p*mr + i] = A[i, p] for i < m, p < k. */
+static void FM_P(pack_a_panel)(int mr, ptrdiff_t m, ptrdiff_t k, const FM_T *a,
+                               ptrdiff_t rs_a, ptrdiff_t cs_a, FM_T *ap)
+{
+    if (cs_a == 1) { /* rows of A are contiguous: read them in order */
+        for (ptrdiff_t i = 0; i < m; ++i)
+            for (ptrdiff_t p = 0; p < k; ++p)
+                ap[p * mr + i] = a[i * rs_a + p];
+    } else {
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (ptrdiff_t i = 0; i < m; ++i)
+                ap[p * mr + i] = a[i * rs_a + p * cs_a];
+    }
+}
+
+/* One nr-column micro-panel of B, zero-padded to nr columns:
+ * bp[p*nr + j] = B[p, j] for j < n, 0 for n <= j < nr. */
+static void FM_P(pack_b_panel)(int nr, ptrdiff_t k, ptrdiff_t n, const FM_T *b,
+                               ptrdiff_t rs_b, ptrdiff_t cs_b, FM_T *bp)
+{
+    if (cs_b == 1) {
+        for (ptrdiff_t p = 0; p < k; ++p) {
+            for (ptrdiff_t j = 0; j < n; ++j)
+                bp[p * nr + j] = b[p * rs_b + j];
+            for (ptrdiff_t j = n; j < nr; ++j)
+                bp[p * nr + j] = 0;
+        }
+    } else { /* columns of B are the contiguous direction (e.g. B = W^T) */
+        for (ptrdiff_t j = 0; j < n; ++j)
+            for (ptrdiff_t p = 0; p < k; ++p)
+                bp[p * nr + j] = b[p * rs_b + j * cs_b];
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (ptrdiff_t j = n; j < nr; ++j)
+                bp[p * nr + j] = 0;
+    }
+}
+
+/* This thread's share [*lo, *hi) of `count` items split evenly over the team. */
+static inline void FM_P(share)(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const int t = fm_thread_id(), nt = fm_team_size();
+    *lo = count * t / nt;
+    *hi = count * (t + 1) / nt;
+}
+
+int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
+            const FM_T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+            const FM_T *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+            FM_T beta, FM_T *c, ptrdiff_t rs_c, ptrdiff_t cs_c)
+{
+    if (m <= 0 || n <= 0)
+        return 0;
+    if (k <= 0 || alpha == 0) {
+        FM_P(scale_c)(m, n, beta, c, rs_c, cs_c);
+        return 0;
+    }
+    if (cs_c != 1 && rs_c == 1) {
+        /* Column-major C: compute C^T = B^T A^T, whose rows are contiguous, so
+         * the kernels store whole vectors. Products commute exactly, so this
+         * changes no bit of the result. */
+        const FM_T *t = a;
+        ptrdiff_t s = rs_a, u = cs_a, mm = m;
+        a = b, rs_a = cs_b, cs_a = rs_b;
+        b = t, rs_b = u, cs_b = s;
+        m = n, n = mm;
+        rs_c = cs_c, cs_c = 1;
+    }
+
+    const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
+    const fm_gemm_blocking blk = {kd->mr, kd->nr, kd->mc, kd->kc, kd->nc};
+    const fm_gemm_plan plan = fm_plan_gemm(&blk, m, n, k, cs_b);
+    const int mr = blk.mr, nr = blk.nr;
+    const ptrdiff_t kc_max = k < blk.kc ? k : blk.kc;
+    const ptrdiff_t mc_max = m < blk.mc ? m : blk.mc, nc_max = n < blk.nc ? n : blk.nc;
+
+    /* One allocation: shared packed B panel, shared packed A block, and a
+     * per-thread panel for B's ragged last nr columns when B is read in place. */
+    const size_t b_elems = plan.pack_b ? (size_t)kc_max * fm_round_up(nc_max, nr) : 0;
+    const size_t a_elems = plan.pack_a ? (size_t)kc_max * fm_round_up(mc_max, mr) : 0;
+    const size_t edge_elems = plan.pack_b ? 0 : (size_t)kc_max * nr;
+    FM_T *ws = fm_workspace_alloc((b_elems + a_elems + edge_elems * plan.threads) * sizeof(FM_T));
+    if (!ws)
+        return -1;
+    FM_T *const b_packed = ws, *const a_packed = ws + b_elems;
+    FM_T *const edge_base = ws + b_elems + a_elems;
+
+#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
+    {
+        FM_T *const edge_b = edge_base + edge_elems * fm_thread_id();
+
+        for (ptrdiff_t jc = 0; jc < n; jc += blk.nc) {
+            const ptrdiff_t nc = n - jc < blk.nc ? n - jc : blk.nc;
+            const ptrdiff_t n_jr = (nc + nr - 1) / nr;
+            for (ptrdiff_t pc = 0; pc < k; pc += blk.kc) {
+                const ptrdiff_t kc = k - pc < blk.kc ? k - pc : blk.kc;
+                const FM_T beta_pc = pc == 0 ? beta : 1;
+                const FM_T *const b_slice = b + pc * rs_b + jc * cs_b;
+                ptrdiff_t lo, hi;
+                if (plan.pack_b) {
+                    FM_P(share)(n_jr, &lo, &hi);
+                    for (ptrdiff_t jr = lo; jr < hi; ++jr) {
+                        const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
+                        FM_P(pack_b_panel)(nr, kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
+                                           b_packed + jr * nr * kc);
+                    }
+#pragma omp barrier
+                }
+                for (ptrdiff_t ic = 0; ic < m; ic += blk.mc) {
+                    const ptrdiff_t mc = m - ic < blk.mc ? m - ic : blk.mc;
+                    const ptrdiff_t n_ir = (mc + mr - 1) / mr;
+                    const FM_T *const a_block = a + ic * rs_a + pc * cs_a;
+                    if (plan.pack_a) {
+                        FM_P(share)(n_ir, &lo, &hi);
+                        for (ptrdiff_t ir = lo; ir < hi; ++ir) {
+                            const ptrdiff_t mb = mc - ir * mr < mr ? mc - ir * mr : mr;
+                            FM_P(pack_a_panel)(mr, mb, kc, a_block + ir * mr * rs_a, rs_a,
+                                               cs_a, a_packed + ir * mr * kc);
+                        }
+#pragma omp barrier
+                    }
+                    /* The tile grid, column of tiles by column of tiles, so a
+                     * thread reuses each B micro-panel down its column. */
+                    FM_P(share)(n_jr * n_ir, &lo, &hi);
+                    ptrdiff_t prepared_jr = -1;
+                    const FM_T *bp = 0;
+                    ptrdiff_t rs_bp = 0;
+                    for (ptrdiff_t t = lo; t < hi; ++t) {
+                        const ptrdiff_t jr = t / n_ir, ir = t % n_ir;
+                        const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
+                        const ptrdiff_t mb = mc - ir * mr < mr ? mc - ir * mr : mr;
+                        if (jr != prepared_jr) {
+                            prepared_jr = jr;
+                            if (plan.pack_b) {
+                                bp = b_packed + jr * nr * kc, rs_bp = nr;
+                            } else if (nb < nr) {
+                                FM_P(pack_b_panel)(nr, kc, nb, b_slice + jr * nr, rs_b, 1, edge_b);
+                                bp = edge_b, rs_bp = nr;
+                            } else {
+                                bp = b_slice + jr * nr, rs_bp = rs_b;
+                            }
+                        }
+                        FM_T *const ct = c + (ic + ir * mr) * rs_c + (jc + jr * nr) * cs_c;
+                        if (plan.pack_a) {
+                            const FM_T *ap = a_packed + ir * mr * kc;
+                            if (mb == mr && plan.pack_b)
+                                kd->packed(kc, ap, 1, mr, bp, nr, ct, rs_c, cs_c, nb, alpha, beta_pc);
+                            else
+                                kd->rows[mb](kc, ap, 1, mr, bp, rs_bp, ct, rs_c, cs_c, nb, alpha, beta_pc);
+                        } else {
+                            kd->rows[mb](kc, a_block + ir * mr * rs_a, rs_a, cs_a, bp, rs_bp, ct,
+                                         rs_c, cs_c, nb, alpha, beta_pc);
+                        }
+                    }
+                    if (plan.pack_a || plan.pack_b) {
+                        /* The packed A block or B panel is refilled next. */
+#pragma omp barrier
+                    }
+                }
+            }
+        }
+    }
+    fm_workspace_free(ws);
+    return 0;
+}

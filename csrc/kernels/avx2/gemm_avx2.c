@@ -1,0 +1,45 @@
+/* AVX2+FMA GEMM micro-kernels: 6x16 floats and 6x8 doubles, 12 ymm
+ * accumulators + 2 B vectors + 1 broadcast of the 16 registers. */
+#include <immintrin.h>
+#include "arch/kernel_table.h"
+
+#define UKR_T float
+#define UKR_V __m256
+#define UKR_VLEN 8
+#define UKR_MR 6
+#define UKR_NV 2
+#define UKR_LOAD(p) _mm256_loadu_ps(p)
+#define UKR_STORE(p, v) _mm256_storeu_ps(p, v)
+#define UKR_BCAST(x) _mm256_set1_ps(x)
+#define UKR_ZERO() _mm256_setzero_ps()
+#define UKR_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define UKR_MUL(a, b) _mm256_mul_ps(a, b)
+#define UKR_ADD(a, b) _mm256_add_ps(a, b)
+#define UKR_NAME fm_sgemm_avx2_6x16
+#define UKR_KERNEL_T fm_sgemm_kernel
+#include "kernels/gemm_ukernel.h"
+
+#define UKR_T double
+#define UKR_V __m256d
+#define UKR_VLEN 4
+#define UKR_MR 6
+#define UKR_NV 2
+#define UKR_LOAD(p) _mm256_loadu_pd(p)
+#define UKR_STORE(p, v) _mm256_storeu_pd(p, v)
+#define UKR_BCAST(x) _mm256_set1_pd(x)
+#define UKR_ZERO() _mm256_setzero_pd()
+#define UKR_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define UKR_MUL(a, b) _mm256_mul_pd(a, b)
+#define UKR_ADD(a, b) _mm256_add_pd(a, b)
+#define UKR_NAME fm_dgemm_avx2_6x8
+#define UKR_KERNEL_T fm_dgemm_kernel
+#include "kernels/gemm_ukernel.h"
+
+void fm_kernels_init_avx2(fm_kernel_table *t)
+{
+    t->isa = FM_ISA_AVX2;
+    fm_sgemm_avx2_6x16_register(&t->sgemm);
+    t->sgemm.mc = 144, t->sgemm.kc = 256, t->sgemm.nc = 4080;
+    fm_dgemm_avx2_6x8_register(&t->dgemm);
+    t->dgemm.mc = 72, t->dgemm.kc = 256, t->dgemm.nc = 4080;
+}

@@ -1,0 +1,223 @@
+/* GEMM micro-kernel template, included by each ISA's kernel file.
+ *
+ * The includer defines, for one data type and vector width:
+ *   UKR_T, UKR_V          element and vector types; UKR_VLEN lanes per vector
+ *   UKR_MR, UKR_NV        tile of UKR_MR rows x (UKR_NV * UKR_VLEN) columns
+ *   UKR_LOAD(p), UKR_STORE(p, v), UKR_BCAST(x), UKR_ZERO()
+ *   UKR_FMA(a, b, c)      a*b + c; fused where the ISA has FMA
+ *   UKR_MUL(a, b), UKR_ADD(a, b)
+ *   UKR_NAME              e.g. fm_sgemm_avx2_6x16
+ *   UKR_KERNEL_T          the descriptor type (fm_sgemm_kernel / fm_dgemm_kernel)
+ * and gets `static void UKR_NAME_register(UKR_KERNEL_T *)` that fills the
+ * descriptor's rows[1..UKR_MR] with kernels for 1..UKR_MR rows, its `packed`
+ * slot, and its tile size.
+ *
+ * The tile is held in UKR_MR * UKR_NV vector registers: each step of k loads
+ * UKR_NV vectors of B, broadcasts one A element per row and issues one FMA
+ * per accumulator. Every C element is one FMA chain over k in order, and the
+ * write-back is alpha*acc (+ beta*c) with separate roundings on both the
+ * vector path and the scalar edge path, so a tile computes the same bits
+ * whether it is full, an edge, or rows of a shorter kernel.
+ */
+#define UKR_CAT_(a, b) a##b
+#define UKR_CAT(a, b) UKR_CAT_(a, b)
+#define UKR_NR (UKR_NV * UKR_VLEN)
+
+static inline __attribute__((always_inline)) void
+UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
+                         const UKR_T *restrict a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                         const UKR_T *restrict b, ptrdiff_t rs_b,
+                         UKR_T *restrict c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                         ptrdiff_t n, UKR_T alpha, UKR_T beta)
+{
+    UKR_V acc[UKR_MR][UKR_NV];
+    for (int i = 0; i < mrows; ++i)
+        for (int v = 0; v < UKR_NV; ++v)
+            acc[i][v] = UKR_ZERO();
+
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < k; ++p) {
+        UKR_V bv[UKR_NV];
+        for (int v = 0; v < UKR_NV; ++v)
+            bv[v] = UKR_LOAD(b + v * UKR_VLEN);
+        for (int i = 0; i < mrows; ++i) {
+            const UKR_V ai = UKR_BCAST(a[i * rs_a]);
+            for (int v = 0; v < UKR_NV; ++v)
+                acc[i][v] = UKR_FMA(ai, bv[v], acc[i][v]);
+        }
+        a += cs_a;
+        b += rs_b;
+    }
+
+    if (n == UKR_NR && cs_c == 1) {
+        const UKR_V va = UKR_BCAST(alpha), vb = UKR_BCAST(beta);
+        for (int i = 0; i < mrows; ++i)
+            for (int v = 0; v < UKR_NV; ++v) {
+                UKR_T *cp = c + i * rs_c + v * UKR_VLEN;
+                UKR_V r = UKR_MUL(va, acc[i][v]);
+                if (beta != 0)
+                    r = UKR_ADD(r, UKR_MUL(vb, UKR_LOAD(cp)));
+                UKR_STORE(cp, r);
+            }
+        return;
+    }
+    /* Edge column panel or strided C: spill the tile, write element-wise. */
+    if (n > UKR_NR)
+        __builtin_unreachable(); /* the caller's contract; lets GCC see `tile` is set */
+    UKR_T tile[UKR_MR * UKR_NR] __attribute__((aligned(64)));
+    for (int i = 0; i < mrows; ++i)
+        for (int v = 0; v < UKR_NV; ++v)
+            UKR_STORE(tile + i * UKR_NR + v * UKR_VLEN, acc[i][v]);
+    for (int i = 0; i < mrows; ++i)
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            UKR_T *cp = c + i * rs_c + j * cs_c;
+            UKR_T r = alpha * tile[i * UKR_NR + j];
+            if (beta != 0)
+                r = r + beta * *cp;
+            *cp = r;
+        }
+}
+
+#define UKR_ROWS(M)                                                                    \
+    static void UKR_CAT(UKR_NAME, _m##M)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a,  \
+                                         ptrdiff_t cs_a, const UKR_T *b, ptrdiff_t rs_b, \
+                                         UKR_T *c, ptrdiff_t rs_c, ptrdiff_t cs_c,       \
+                                         ptrdiff_t n, UKR_T alpha, UKR_T beta)           \
+    {                                                                                  \
+        UKR_CAT(UKR_NAME, _body)(M, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,        \
+                                 alpha, beta);                                         \
+    }
+
+#if UKR_MR > 16
+#error "gemm_ukernel.h: UKR_MR above 16 needs more UKR_ROWS lines"
+#endif
+UKR_ROWS(1)
+#if UKR_MR >= 2
+UKR_ROWS(2)
+#endif
+#if UKR_MR >= 3
+UKR_ROWS(3)
+#endif
+#if UKR_MR >= 4
+UKR_ROWS(4)
+#endif
+#if UKR_MR >= 5
+UKR_ROWS(5)
+#endif
+#if UKR_MR >= 6
+UKR_ROWS(6)
+#endif
+#if UKR_MR >= 7
+UKR_ROWS(7)
+#endif
+#if UKR_MR >= 8
+UKR_ROWS(8)
+#endif
+#if UKR_MR >= 9
+UKR_ROWS(9)
+#endif
+#if UKR_MR >= 10
+UKR_ROWS(10)
+#endif
+#if UKR_MR >= 11
+UKR_ROWS(11)
+#endif
+#if UKR_MR >= 12
+UKR_ROWS(12)
+#endif
+#if UKR_MR >= 13
+UKR_ROWS(13)
+#endif
+#if UKR_MR >= 14
+UKR_ROWS(14)
+#endif
+#if UKR_MR >= 15
+UKR_ROWS(15)
+#endif
+#if UKR_MR >= 16
+UKR_ROWS(16)
+#endif
+
+/* Full tile over packed panels: A strides (1, MR) and B stride NR are
+ * constants here, which frees the registers the general kernel spends on them. */
+static void UKR_CAT(UKR_NAME, _packed)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a,
+                                       ptrdiff_t cs_a, const UKR_T *b, ptrdiff_t rs_b,
+                                       UKR_T *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                                       ptrdiff_t n, UKR_T alpha, UKR_T beta)
+{
+    (void)rs_a, (void)cs_a, (void)rs_b;
+    UKR_CAT(UKR_NAME, _body)(UKR_MR, k, a, 1, UKR_MR, b, UKR_NR, c, rs_c, cs_c, n,
+                             alpha, beta);
+}
+
+static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
+{
+    kd->packed = UKR_CAT(UKR_NAME, _packed);
+#define UKR_SLOT(M) kd->rows[M] = UKR_CAT(UKR_NAME, _m##M);
+    UKR_SLOT(1)
+#if UKR_MR >= 2
+    UKR_SLOT(2)
+#endif
+#if UKR_MR >= 3
+    UKR_SLOT(3)
+#endif
+#if UKR_MR >= 4
+    UKR_SLOT(4)
+#endif
+#if UKR_MR >= 5
+    UKR_SLOT(5)
+#endif
+#if UKR_MR >= 6
+    UKR_SLOT(6)
+#endif
+#if UKR_MR >= 7
+    UKR_SLOT(7)
+#endif
+#if UKR_MR >= 8
+    UKR_SLOT(8)
+#endif
+#if UKR_MR >= 9
+    UKR_SLOT(9)
+#endif
+#if UKR_MR >= 10
+    UKR_SLOT(10)
+#endif
+#if UKR_MR >= 11
+    UKR_SLOT(11)
+#endif
+#if UKR_MR >= 12
+    UKR_SLOT(12)
+#endif
+#if UKR_MR >= 13
+    UKR_SLOT(13)
+#endif
+#if UKR_MR >= 14
+    UKR_SLOT(14)
+#endif
+#if UKR_MR >= 15
+    UKR_SLOT(15)
+#endif
+#if UKR_MR >= 16
+    UKR_SLOT(16)
+#endif
+#undef UKR_SLOT
+    kd->mr = UKR_MR;
+    kd->nr = UKR_NR;
+}
+
+#undef UKR_ROWS
+#undef UKR_NR
+#undef UKR_T
+#undef UKR_V
+#undef UKR_VLEN
+#undef UKR_MR
+#undef UKR_NV
+#undef UKR_LOAD
+#undef UKR_STORE
+#undef UKR_BCAST
+#undef UKR_ZERO
+#undef UKR_FMA
+#undef UKR_MUL
+#undef UKR_ADD
+#undef UKR_NAME
+#undef UKR_KERNEL_T

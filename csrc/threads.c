@@ -1,0 +1,51 @@
+/* Thread count: fixed by fm_set_num_threads, or else OpenMP's (which
+ * OMP_NUM_THREADS and threadpoolctl control). */
+#include "fastmlp.h"
+#include "threads.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int fixed_threads; /* 0: follow OpenMP */
+
+int fm_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void fm_set_num_threads(int n)
+{
+    fixed_threads = n > 0 ? n : 0;
+}
+
+int fm_get_num_threads(void)
+{
+#ifdef _OPENMP
+    return fixed_threads > 0 ? fixed_threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int fm_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+int fm_team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}

@@ -1,0 +1,213 @@
+"""Typed bindings to the C core (csrc/): kernel dispatch, threads and GEMM.
+
+Arguments are checked here, once; the C code trusts what it is given and runs
+without the GIL.
+"""
+import math
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdlib cimport abs as c_abs
+
+from fastmlp._cfastmlp cimport *
+
+cnp.import_array()
+
+ISAS = tuple(fm_isa_name(<fm_isa>i).decode() for i in range(FM_ISA_COUNT))
+
+
+# ---- dispatch and threads -------------------------------------------------
+
+def isas_available():
+    """Names of the kernel sets this build and CPU can run, best last."""
+    return [name for i, name in enumerate(ISAS) if fm_isa_supported(<fm_isa>i)]
+
+
+def best_isa():
+    return ISAS[fm_isa_best()]
+
+
+def active_isa():
+    return ISAS[fm_isa_active()]
+
+
+def set_isa(name):
+    """Make `name`'s kernels the active ones for every later call.
+
+    Not thread-safe against kernels running at the same time; fastmlp calls it
+    once at import (FASTMLP_ISA), tests and benchmarks call it between runs.
+    """
+    if name not in ISAS:
+        raise ValueError(f"unknown ISA {name!r}; expected one of {', '.join(ISAS)}")
+    if fm_isa_select(<fm_isa><int>ISAS.index(name)) != 0:
+        raise RuntimeError(
+            f"this CPU (or this build) cannot run the {name} kernels; "
+            f"available: {', '.join(isas_available())}")
+
+
+def gemm_tile(dtype):
+    """(mr, nr) of the active micro-kernel for float32 or float64."""
+    cdef int mr, nr
+    fm_gemm_tile(np.dtype(dtype) == np.float64, &mr, &nr)
+    return mr, nr
+
+
+def build_compiler():
+    return fm_build_compiler().decode()
+
+
+def openmp_enabled():
+    return bool(fm_openmp_enabled())
+
+
+def set_num_threads(n):
+    """Use `n` threads in every kernel; None follows OpenMP again
+    (OMP_NUM_THREADS, threadpoolctl)."""
+    if n is None:
+        fm_set_num_threads(0)
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"number of threads must be an int or None, not {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    fm_set_num_threads(min(int(n), 1 << 16))
+
+
+def get_num_threads():
+    """Threads the kernels use (1 when built without OpenMP)."""
+    return fm_get_num_threads()
+
+
+# ---- GEMM -----------------------------------------------------------------
+
+cdef inline bint _readable_in_place(cnp.ndarray x):
+    """True when the kernels can read x through its strides: aligned, native
+    byte order, strides whole elements."""
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(x)
+    return (cnp.PyArray_ISALIGNED(x) and cnp.PyArray_ISNOTSWAPPED(x)
+            and cnp.PyArray_STRIDE(x, 0) % item == 0 and cnp.PyArray_STRIDE(x, 1) % item == 0)
+
+
+cdef cnp.ndarray _as_operand(x, str name):
+    """x as a 2-D float32/float64 ndarray the kernels can read."""
+    cdef cnp.ndarray arr
+    if isinstance(x, cnp.ndarray):
+        arr = <cnp.ndarray>x
+    else:
+        arr = np.asarray(x)
+    if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
+        raise TypeError(
+            f"{name} must hold float32 or float64, not {arr.dtype}; convert it with "
+            f"{name}.astype(np.float32)")
+    if cnp.PyArray_NDIM(arr) != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {np.shape(arr)}")
+    if not _readable_in_place(arr):
+        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+    return arr
+
+
+cdef bint _writable_matrix(cnp.ndarray c):
+    """True when every element of c has its own place in memory, so the
+    kernels can write it through its strides."""
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(c)
+    cdef Py_ssize_t n0 = cnp.PyArray_DIM(c, 0), n1 = cnp.PyArray_DIM(c, 1)
+    cdef Py_ssize_t s0 = c_abs(cnp.PyArray_STRIDE(c, 0)), s1 = c_abs(cnp.PyArray_STRIDE(c, 1))
+    if n0 <= 1 or n1 <= 1:  # a stride over one element is never used
+        return (n0 <= 1 or s0 >= item) and (n1 <= 1 or s1 >= item)
+    if s0 >= s1:
+        return s1 >= item and s0 >= s1 * n1
+    return s0 >= item and s1 >= s0 * n0
+
+
+cdef cnp.ndarray _check_out(out, dtype, Py_ssize_t m, Py_ssize_t n):
+    if not isinstance(out, cnp.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    cdef cnp.ndarray c = <cnp.ndarray>out
+    if c.dtype != dtype:
+        raise TypeError(f"out has dtype {c.dtype}; this product needs {dtype}")
+    if cnp.PyArray_NDIM(c) != 2 or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError(f"out has shape {np.shape(c)}; this product needs ({m}, {n})")
+    if not cnp.PyArray_ISWRITEABLE(c):
+        raise ValueError("out is read-only")
+    if not (_readable_in_place(c) and _writable_matrix(c)):
+        raise ValueError(
+            "out must be aligned, in native byte order, and have strides that give each "
+            f"element its own place (got strides {(<object>c).strides}); pass a fresh array")
+    return c
+
+
+cdef double _finite_scalar(value, str name) except? -1.0:
+    cdef double v
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def gemm(a, b, *, bint trans_a=False, bint trans_b=False, alpha=1.0, beta=0.0, out=None):
+    """C = alpha * op(A) @ op(B) + beta * C, op(X) = X.T when trans_x, else X.
+
+    a, b: 2-D float32 or float64 arrays of one dtype; C-, Fortran-ordered and
+    strided views are read in place. out: the C to write, in place (any
+    layout whose elements do not overlap); a new C-ordered array when None,
+    in which case beta must be 0. Returns C.
+
+    beta == 0 means C is not read (NaN in out does not propagate). The result
+    is bitwise the same for any number of threads.
+    """
+    cdef cnp.ndarray A = _as_operand(a, "a"), B = _as_operand(b, "b")
+    if A.dtype != B.dtype:
+        raise TypeError(f"a and b must have one dtype, got {A.dtype} and {B.dtype}")
+    cdef double alpha_v = _finite_scalar(alpha, "alpha"), beta_v = _finite_scalar(beta, "beta")
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(A)
+    # op(X)[i, j] = x[i*rs + j*cs], strides in elements
+    cdef Py_ssize_t rs_a = A.strides[0] // item, cs_a = A.strides[1] // item
+    cdef Py_ssize_t rs_b = B.strides[0] // item, cs_b = B.strides[1] // item
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], kb = B.shape[0], n = B.shape[1]
+    if trans_a:
+        m, k, rs_a, cs_a = k, m, cs_a, rs_a
+    if trans_b:
+        kb, n, rs_b, cs_b = n, kb, cs_b, rs_b
+    if k != kb:
+        raise ValueError(
+            f"op(a) is {m}x{k} but op(b) is {kb}x{n}: inner dimensions differ "
+            f"(a.shape={np.shape(A)}, trans_a={trans_a}, b.shape={np.shape(B)}, trans_b={trans_b})")
+
+    cdef cnp.ndarray C
+    cdef cnp.npy_intp dims[2]
+    if out is None:
+        if beta_v != 0:
+            raise ValueError("beta != 0 scales and adds to an existing C: pass it as out=")
+        dims[0], dims[1] = m, n
+        C = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(A), 0)
+    else:
+        C = _check_out(out, A.dtype, m, n)
+        # The kernels overwrite C while still reading A and B.
+        if np.may_share_memory(C, A):
+            A = A.copy()
+            rs_a, cs_a = (A.strides[1] // item, A.strides[0] // item) if trans_a else (
+                A.strides[0] // item, A.strides[1] // item)
+        if np.may_share_memory(C, B):
+            B = B.copy()
+            rs_b, cs_b = (B.strides[1] // item, B.strides[0] // item) if trans_b else (
+                B.strides[0] // item, B.strides[1] // item)
+    cdef Py_ssize_t rs_c = C.strides[0] // item, cs_c = C.strides[1] // item
+    cdef int status
+    cdef void *pa = cnp.PyArray_DATA(A)
+    cdef void *pb = cnp.PyArray_DATA(B)
+    cdef void *pc = cnp.PyArray_DATA(C)
+    if item == 4:
+        with nogil:
+            status = fm_sgemm(m, n, k, <float>alpha_v, <const float *>pa, rs_a, cs_a,
+                              <const float *>pb, rs_b, cs_b, <float>beta_v, <float *>pc, rs_c, cs_c)
+    else:
+        with nogil:
+            status = fm_dgemm(m, n, k, alpha_v, <const double *>pa, rs_a, cs_a,
+                              <const double *>pb, rs_b, cs_b, beta_v, <double *>pc, rs_c, cs_c)
+    if status != 0:
+        raise MemoryError(f"gemm: no memory for the packing workspace ({m}x{n}x{k})")
+    return C

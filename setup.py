@@ -1,0 +1,119 @@
+"""Build of fastmlp's compiled core.
+
+One extension, ``fastmlp._core``, holds every C kernel. Kernel files for an
+instruction set (``csrc/kernels/<isa>/``) are compiled as separate objects with
+that ISA's flags; everything else gets baseline x86-64 flags, so the extension
+runs on any CPU and picks its kernels at import (``csrc/arch/dispatch.c``).
+Never ``-march=native``: a wheel built that way crashes on older CPUs.
+
+Environment:
+  FASTMLP_NO_OPENMP=1  build without OpenMP (single-threaded)
+  FASTMLP_SANITIZE=1   build with AddressSanitizer + UndefinedBehaviorSanitizer
+"""
+import os
+import platform
+import sys
+import tempfile
+from glob import glob
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+IS_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+
+COMMON_FLAGS = [
+    "-O3", "-std=c11", "-fvisibility=hidden",
+    # No contraction of a*b+c into FMA behind our back: the kernels call FMA
+    # where they mean it, so every ISA path has one, documented, rounding.
+    "-ffp-contract=off",
+    "-Wall", "-Wno-unused-function",
+]
+
+# Flags for each ISA's kernel objects, in the order of preference.
+ISA_FLAGS = {
+    "generic": [],
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx512f", "-mavx2", "-mfma"],
+}
+ISAS = list(ISA_FLAGS) if IS_X86_64 else ["generic"]
+
+OPENMP_PROBE = r"""
+#include <omp.h>
+int main(void) { int n = 0;
+#pragma omp parallel reduction(+:n)
+  n += 1;
+  return n > 0 && omp_get_max_threads() > 0 ? 0 : 1; }
+"""
+
+
+def compiler_has_openmp(compiler):
+    """True when this compiler builds and links a program with -fopenmp."""
+    if os.environ.get("FASTMLP_NO_OPENMP") == "1":
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write(OPENMP_PROBE)
+        try:
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
+            compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=["-fopenmp"])
+        except Exception:  # any compile or link failure means "no OpenMP"
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    """Compiles the per-ISA kernel objects with their own flags, probes OpenMP."""
+
+    def build_extension(self, ext):
+        flags = list(COMMON_FLAGS)
+        link_flags = []
+        if compiler_has_openmp(self.compiler):
+            flags.append("-fopenmp")
+            link_flags.append("-fopenmp")
+        else:
+            print("fastmlp: compiler has no OpenMP; building single-threaded", file=sys.stderr)
+        if os.environ.get("FASTMLP_SANITIZE") == "1":
+            san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
+            flags += san
+            link_flags += san
+        macros = [("FASTMLP_HAVE_" + isa.upper(), "1") for isa in ISAS]
+        objects = []
+        for isa in ISAS:
+            sources = sorted(glob(os.path.join("csrc", "kernels", isa, "*.c")))
+            objects += self.compiler.compile(
+                sources, output_dir=os.path.join(self.build_temp, isa),
+                include_dirs=["csrc"], macros=macros,
+                extra_postargs=flags + ISA_FLAGS[isa], depends=glob("csrc/**/*.h", recursive=True))
+        ext.extra_objects = objects
+        ext.extra_compile_args = flags
+        ext.extra_link_args = link_flags
+        ext.define_macros = list(ext.define_macros or []) + macros
+        super().build_extension(ext)
+
+
+FRAMEWORK_SOURCES = sorted(
+    glob("csrc/*.c") + glob("csrc/arch/*.c") + glob("csrc/gemm/*.c"))
+
+extensions = [
+    Extension(
+        "fastmlp._core",
+        sources=["fastmlp/_core.pyx"] + FRAMEWORK_SOURCES,
+        include_dirs=["csrc", numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        depends=glob("csrc/**/*.h", recursive=True) + glob("fastmlp/*.pxd"),
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3, "boundscheck": False, "wraparound": False,
+            "initializedcheck": False, "cdivision": True,
+        },
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
