@@ -26,14 +26,24 @@ typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdi
 
 /* rows[m] computes m rows (1 <= m <= mr); `packed` computes mr rows from packed
  * panels (A strides 1 and mr, B row stride nr; its stride arguments are ignored).
+ * pack_a copies m <= mr rows of A into an mr-row micro-panel (ap[p*mr + i]);
+ * pack_b copies n <= nr columns of B into an nr-column one, zero-padded.
  * mr x nr micro-tile; blocks of mc rows (A block, sized for L2), kc depth
  * (micro-panels sized for L1) and nc columns (B panel, sized for L3). */
 typedef struct {
     fm_sgemm_ukr rows[FM_MAX_MR + 1], packed;
+    void (*pack_a)(ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                   float *ap);
+    void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                   float *bp);
     int mr, nr, mc, kc, nc;
 } fm_sgemm_kernel;
 typedef struct {
     fm_dgemm_ukr rows[FM_MAX_MR + 1], packed;
+    void (*pack_a)(ptrdiff_t m, ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                   double *ap);
+    void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                   double *bp);
     int mr, nr, mc, kc, nc;
 } fm_dgemm_kernel;
 

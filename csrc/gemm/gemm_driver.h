@@ -29,43 +29,6 @@ static void FM_P(scale_c)(ptrdiff_t m, ptrdiff_t n, FM_T beta, FM_T *c, ptrdiff_
             c[i * rs_c + j * cs_c] = beta == 0 ? 0 : beta * c[i * rs_c + j * cs_c];
 }
 
-/* One mr-row micro-panel of A: ap[p*mr + i] = A[i, p] for i < m, p < k. */
-static void FM_P(pack_a_panel)(int mr, ptrdiff_t m, ptrdiff_t k, const FM_T *a,
-                               ptrdiff_t rs_a, ptrdiff_t cs_a, FM_T *ap)
-{
-    if (cs_a == 1) { /* rows of A are contiguous: read them in order */
-        for (ptrdiff_t i = 0; i < m; ++i)
-            for (ptrdiff_t p = 0; p < k; ++p)
-                ap[p * mr + i] = a[i * rs_a + p];
-    } else {
-        for (ptrdiff_t p = 0; p < k; ++p)
-            for (ptrdiff_t i = 0; i < m; ++i)
-                ap[p * mr + i] = a[i * rs_a + p * cs_a];
-    }
-}
-
-/* One nr-column micro-panel of B, zero-padded to nr columns:
- * bp[p*nr + j] = B[p, j] for j < n, 0 for n <= j < nr. */
-static void FM_P(pack_b_panel)(int nr, ptrdiff_t k, ptrdiff_t n, const FM_T *b,
-                               ptrdiff_t rs_b, ptrdiff_t cs_b, FM_T *bp)
-{
-    if (cs_b == 1) {
-        for (ptrdiff_t p = 0; p < k; ++p) {
-            for (ptrdiff_t j = 0; j < n; ++j)
-                bp[p * nr + j] = b[p * rs_b + j];
-            for (ptrdiff_t j = n; j < nr; ++j)
-                bp[p * nr + j] = 0;
-        }
-    } else { /* columns of B are the contiguous direction (e.g. B = W^T) */
-        for (ptrdiff_t j = 0; j < n; ++j)
-            for (ptrdiff_t p = 0; p < k; ++p)
-                bp[p * nr + j] = b[p * rs_b + j * cs_b];
-        for (ptrdiff_t p = 0; p < k; ++p)
-            for (ptrdiff_t j = n; j < nr; ++j)
-                bp[p * nr + j] = 0;
-    }
-}
-
 /* This thread's share [*lo, *hi) of `count` items split evenly over the team. */
 static inline void FM_P(share)(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi)
 {
@@ -131,8 +94,8 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
                     FM_P(share)(n_jr, &lo, &hi);
                     for (ptrdiff_t jr = lo; jr < hi; ++jr) {
                         const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
-                        FM_P(pack_b_panel)(nr, kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
-                                           b_packed + jr * nr * kc);
+                        kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
+                                   b_packed + jr * nr * kc);
                     }
 #pragma omp barrier
                 }
@@ -144,8 +107,8 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
                         FM_P(share)(n_ir, &lo, &hi);
                         for (ptrdiff_t ir = lo; ir < hi; ++ir) {
                             const ptrdiff_t mb = mc - ir * mr < mr ? mc - ir * mr : mr;
-                            FM_P(pack_a_panel)(mr, mb, kc, a_block + ir * mr * rs_a, rs_a,
-                                               cs_a, a_packed + ir * mr * kc);
+                            kd->pack_a(mb, kc, a_block + ir * mr * rs_a, rs_a, cs_a,
+                                       a_packed + ir * mr * kc);
                         }
 #pragma omp barrier
                     }
@@ -164,7 +127,7 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
                             if (plan.pack_b) {
                                 bp = b_packed + jr * nr * kc, rs_bp = nr;
                             } else if (nb < nr) {
-                                FM_P(pack_b_panel)(nr, kc, nb, b_slice + jr * nr, rs_b, 1, edge_b);
+                                kd->pack_b(kc, nb, b_slice + jr * nr, rs_b, 1, edge_b);
                                 bp = edge_b, rs_bp = nr;
                             } else {
                                 bp = b_slice + jr * nr, rs_bp = rs_b;

@@ -10,7 +10,7 @@
  *   UKR_KERNEL_T          the descriptor type (fm_sgemm_kernel / fm_dgemm_kernel)
  * and gets `static void UKR_NAME_register(UKR_KERNEL_T *)` that fills the
  * descriptor's rows[1..UKR_MR] with kernels for 1..UKR_MR rows, its `packed`
- * slot, and its tile size.
+ * kernel, its panel packers and its tile size.
  *
  * The tile is held in UKR_MR * UKR_NV vector registers: each step of k loads
  * UKR_NV vectors of B, broadcasts one A element per row and issues one FMA
@@ -31,9 +31,13 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
                          ptrdiff_t n, UKR_T alpha, UKR_T beta)
 {
     UKR_V acc[UKR_MR][UKR_NV];
-    for (int i = 0; i < mrows; ++i)
+    for (int i = 0; i < mrows; ++i) {
+        /* C is touched only after the k loop; start fetching it now. */
+        __builtin_prefetch(c + i * rs_c, 1);
+        __builtin_prefetch(c + i * rs_c + (UKR_NR - 1) * cs_c, 1);
         for (int v = 0; v < UKR_NV; ++v)
             acc[i][v] = UKR_ZERO();
+    }
 
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < k; ++p) {
@@ -138,6 +142,46 @@ UKR_ROWS(15)
 UKR_ROWS(16)
 #endif
 
+/* One UKR_MR-row micro-panel of A: ap[p*MR + i] = A[i, p] for i < m, p < k. */
+static void UKR_CAT(UKR_NAME, _pack_a)(ptrdiff_t m, ptrdiff_t k, const UKR_T *restrict a,
+                                       ptrdiff_t rs_a, ptrdiff_t cs_a, UKR_T *restrict ap)
+{
+    if (m == UKR_MR) { /* a constant trip count: unrolled, one store run per p */
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (int i = 0; i < UKR_MR; ++i)
+                ap[p * UKR_MR + i] = a[i * rs_a + p * cs_a];
+        return;
+    }
+    for (ptrdiff_t p = 0; p < k; ++p)
+        for (ptrdiff_t i = 0; i < m; ++i)
+            ap[p * UKR_MR + i] = a[i * rs_a + p * cs_a];
+}
+
+/* One UKR_NR-column micro-panel of B, zero-padded to UKR_NR columns:
+ * bp[p*NR + j] = B[p, j] for j < n, 0 for n <= j < NR. */
+static void UKR_CAT(UKR_NAME, _pack_b)(ptrdiff_t k, ptrdiff_t n, const UKR_T *restrict b,
+                                       ptrdiff_t rs_b, ptrdiff_t cs_b, UKR_T *restrict bp)
+{
+    if (n == UKR_NR && cs_b == 1) { /* whole rows: vector copies */
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (int v = 0; v < UKR_NV; ++v)
+                UKR_STORE(bp + p * UKR_NR + v * UKR_VLEN, UKR_LOAD(b + p * rs_b + v * UKR_VLEN));
+        return;
+    }
+    if (n == UKR_NR) { /* B's columns are contiguous (B = W^T): gather by row */
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (int j = 0; j < UKR_NR; ++j)
+                bp[p * UKR_NR + j] = b[p * rs_b + j * cs_b];
+        return;
+    }
+    for (ptrdiff_t p = 0; p < k; ++p) {
+        for (ptrdiff_t j = 0; j < n; ++j)
+            bp[p * UKR_NR + j] = b[p * rs_b + j * cs_b];
+        for (ptrdiff_t j = n; j < UKR_NR; ++j)
+            bp[p * UKR_NR + j] = 0;
+    }
+}
+
 /* Full tile over packed panels: A strides (1, MR) and B stride NR are
  * constants here, which frees the registers the general kernel spends on them. */
 static void UKR_CAT(UKR_NAME, _packed)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a,
@@ -153,6 +197,8 @@ static void UKR_CAT(UKR_NAME, _packed)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs
 static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 {
     kd->packed = UKR_CAT(UKR_NAME, _packed);
+    kd->pack_a = UKR_CAT(UKR_NAME, _pack_a);
+    kd->pack_b = UKR_CAT(UKR_NAME, _pack_b);
 #define UKR_SLOT(M) kd->rows[M] = UKR_CAT(UKR_NAME, _m##M);
     UKR_SLOT(1)
 #if UKR_MR >= 2
