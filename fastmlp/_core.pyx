@@ -3,11 +3,10 @@
 Arguments are checked here, once; the C code trusts what it is given and runs
 without the GIL.
 """
-import math
-
 import numpy as np
 
 cimport numpy as cnp
+from libc.math cimport isfinite
 from libc.stdlib cimport abs as c_abs
 
 from fastmlp._cfastmlp cimport *
@@ -96,7 +95,8 @@ cdef cnp.ndarray _as_operand(x, str name):
         arr = <cnp.ndarray>x
     else:
         arr = np.asarray(x)
-    if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
+    cdef int typenum = cnp.PyArray_TYPE(arr)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
         raise TypeError(
             f"{name} must hold float32 or float64, not {arr.dtype}; convert it with "
             f"{name}.astype(np.float32)")
@@ -139,13 +139,48 @@ cdef cnp.ndarray _check_out(out, dtype, Py_ssize_t m, Py_ssize_t n):
 
 cdef double _finite_scalar(value, str name) except? -1.0:
     cdef double v
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, not {type(value).__name__}") from None
-    if not math.isfinite(v):
+    if type(value) is float:  # the common case, without the generic conversion
+        v = <double>value
+    else:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real number, not {type(value).__name__}") from None
+    if not isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     return v
+
+
+cdef void _extent(cnp.ndarray x, char **lo, char **hi) noexcept:
+    """[lo, hi): the bytes x's elements can occupy."""
+    cdef char *start = <char *>cnp.PyArray_DATA(x)
+    cdef Py_ssize_t first = 0, last = cnp.PyArray_ITEMSIZE(x), d, span
+    for d in range(cnp.PyArray_NDIM(x)):
+        if cnp.PyArray_DIM(x, d) == 0:
+            lo[0] = hi[0] = start
+            return
+        span = (cnp.PyArray_DIM(x, d) - 1) * cnp.PyArray_STRIDE(x, d)
+        if span < 0:
+            first += span
+        else:
+            last += span
+    lo[0], hi[0] = start + first, start + last
+
+
+cdef bint _may_overlap(cnp.ndarray x, cnp.ndarray y) noexcept:
+    """False when x and y certainly share no memory (numpy.may_share_memory,
+    without its call overhead)."""
+    cdef char *xlo
+    cdef char *xhi
+    cdef char *ylo
+    cdef char *yhi
+    _extent(x, &xlo, &xhi)
+    _extent(y, &ylo, &yhi)
+    return xlo < yhi and ylo < xhi and xlo < xhi and ylo < yhi
+
+
+cdef cnp.ndarray _copy_if_overlapping(cnp.ndarray x, cnp.ndarray c):
+    return x.copy() if _may_overlap(x, c) else x
 
 
 def gemm(a, b, *, bint trans_a=False, bint trans_b=False, alpha=1.0, beta=0.0, out=None):
@@ -160,18 +195,13 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, alpha=1.0, beta=0.0, o
     is bitwise the same for any number of threads.
     """
     cdef cnp.ndarray A = _as_operand(a, "a"), B = _as_operand(b, "b")
-    if A.dtype != B.dtype:
+    if cnp.PyArray_TYPE(A) != cnp.PyArray_TYPE(B):
         raise TypeError(f"a and b must have one dtype, got {A.dtype} and {B.dtype}")
     cdef double alpha_v = _finite_scalar(alpha, "alpha"), beta_v = _finite_scalar(beta, "beta")
-    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(A)
-    # op(X)[i, j] = x[i*rs + j*cs], strides in elements
-    cdef Py_ssize_t rs_a = A.strides[0] // item, cs_a = A.strides[1] // item
-    cdef Py_ssize_t rs_b = B.strides[0] // item, cs_b = B.strides[1] // item
-    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], kb = B.shape[0], n = B.shape[1]
-    if trans_a:
-        m, k, rs_a, cs_a = k, m, cs_a, rs_a
-    if trans_b:
-        kb, n, rs_b, cs_b = n, kb, cs_b, rs_b
+    cdef Py_ssize_t m = A.shape[1] if trans_a else A.shape[0]
+    cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t kb = B.shape[1] if trans_b else B.shape[0]
+    cdef Py_ssize_t n = B.shape[0] if trans_b else B.shape[1]
     if k != kb:
         raise ValueError(
             f"op(a) is {m}x{k} but op(b) is {kb}x{n}: inner dimensions differ "
@@ -187,14 +217,17 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, alpha=1.0, beta=0.0, o
     else:
         C = _check_out(out, A.dtype, m, n)
         # The kernels overwrite C while still reading A and B.
-        if np.may_share_memory(C, A):
-            A = A.copy()
-            rs_a, cs_a = (A.strides[1] // item, A.strides[0] // item) if trans_a else (
-                A.strides[0] // item, A.strides[1] // item)
-        if np.may_share_memory(C, B):
-            B = B.copy()
-            rs_b, cs_b = (B.strides[1] // item, B.strides[0] // item) if trans_b else (
-                B.strides[0] // item, B.strides[1] // item)
+        A = _copy_if_overlapping(A, C)
+        B = _copy_if_overlapping(B, C)
+
+    # op(X)[i, j] = x[i*rs + j*cs], strides in elements
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(A)
+    cdef Py_ssize_t rs_a = A.strides[0] // item, cs_a = A.strides[1] // item
+    cdef Py_ssize_t rs_b = B.strides[0] // item, cs_b = B.strides[1] // item
+    if trans_a:
+        rs_a, cs_a = cs_a, rs_a
+    if trans_b:
+        rs_b, cs_b = cs_b, rs_b
     cdef Py_ssize_t rs_c = C.strides[0] // item, cs_c = C.strides[1] // item
     cdef int status
     cdef void *pa = cnp.PyArray_DATA(A)

@@ -28,6 +28,9 @@ typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdi
  * panels (A strides 1 and mr, B row stride nr; its stride arguments are ignored).
  * pack_a copies m <= mr rows of A into an mr-row micro-panel (ap[p*mr + i]);
  * pack_b copies n <= nr columns of B into an nr-column one, zero-padded.
+ * dot computes a whole m x n block from A rows and B columns that are
+ * contiguous in k (cs_a == 1, rs_b == 1), for few rows, where packing B
+ * would cost more than the product.
  * mr x nr micro-tile; blocks of mc rows (A block, sized for L2), kc depth
  * (micro-panels sized for L1) and nc columns (B panel, sized for L3). */
 typedef struct {
@@ -36,6 +39,9 @@ typedef struct {
                    float *ap);
     void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                    float *bp);
+    void (*dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rs_a,
+                const float *b, ptrdiff_t cs_b, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                float alpha, float beta);
     int mr, nr, mc, kc, nc;
 } fm_sgemm_kernel;
 typedef struct {
@@ -44,6 +50,9 @@ typedef struct {
                    double *ap);
     void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                    double *bp);
+    void (*dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rs_a,
+                const double *b, ptrdiff_t cs_b, double *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                double alpha, double beta);
     int mr, nr, mc, kc, nc;
 } fm_dgemm_kernel;
 

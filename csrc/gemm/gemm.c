@@ -8,23 +8,31 @@
 #include "threads.h"
 
 /* Below this many flops per thread, waking another thread costs more than it saves. */
-#define MIN_FLOPS_PER_THREAD (1 << 18)
+#define MIN_FLOPS_PER_THREAD (1 << 16)
+/* Up to this many rows, C = A . W^T is done by dot products over W's rows. */
+#define DOT_MAX_ROWS 4
 
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                          ptrdiff_t cs_b)
+                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b, size_t elsize)
 {
     fm_gemm_plan plan;
     const double flops = 2.0 * m * n * k;
-    const double tiles = (double)((m + blk->mr - 1) / blk->mr) * ((n + blk->nr - 1) / blk->nr);
+    plan.dot = m <= DOT_MAX_ROWS && cs_a == 1 && rs_b == 1 && cs_b != 1;
+    /* Work units the threads share: column groups of 4, or tiles. */
+    const double units = plan.dot ? (double)((n + 3) / 4)
+                                  : (double)((m + blk->mr - 1) / blk->mr) * ((n + blk->nr - 1) / blk->nr);
     int threads = fm_get_num_threads();
     if (threads > flops / MIN_FLOPS_PER_THREAD)
         threads = (int)(flops / MIN_FLOPS_PER_THREAD);
-    if (threads > tiles)
-        threads = (int)tiles;
+    if (threads > units)
+        threads = (int)units;
     plan.threads = threads > 1 ? threads : 1;
     /* B must be packed when its columns are not contiguous (the kernels load
-     * nr-wide rows of it); otherwise when its panel serves many A blocks. */
-    plan.pack_b = cs_b != 1 || m > 2 * blk->mc;
+     * nr-wide rows of it). Read in place, each k step of a micro-panel touches
+     * a new page once B's rows are a page apart; packing pays for itself when
+     * enough row tiles reuse the panel, or many A blocks do. */
+    const size_t row_bytes = (size_t)(rs_b < 0 ? -rs_b : rs_b) * elsize;
+    plan.pack_b = cs_b != 1 || m > 2 * blk->mc || (m >= 4 * blk->mr && row_bytes >= 4096);
     /* An A block is reused by every column panel of its B panel. */
     plan.pack_a = n > 4 * blk->nr;
     return plan;

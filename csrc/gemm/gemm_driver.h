@@ -62,7 +62,19 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
 
     const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
     const fm_gemm_blocking blk = {kd->mr, kd->nr, kd->mc, kd->kc, kd->nc};
-    const fm_gemm_plan plan = fm_plan_gemm(&blk, m, n, k, cs_b);
+    const fm_gemm_plan plan = fm_plan_gemm(&blk, m, n, k, cs_a, rs_b, cs_b, sizeof(FM_T));
+    if (plan.dot) {
+#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
+        {
+            ptrdiff_t lo, hi;
+            FM_P(share)((n + 3) / 4, &lo, &hi);
+            lo *= 4, hi = 4 * hi < n ? 4 * hi : n;
+            if (lo < hi)
+                kd->dot(m, hi - lo, k, a, rs_a, b + lo * cs_b, cs_b, c + lo * cs_c, rs_c, cs_c,
+                        alpha, beta);
+        }
+        return 0;
+    }
     const int mr = blk.mr, nr = blk.nr;
     const ptrdiff_t kc_max = k < blk.kc ? k : blk.kc;
     const ptrdiff_t mc_max = m < blk.mc ? m : blk.mc, nc_max = n < blk.nc ? n : blk.nc;

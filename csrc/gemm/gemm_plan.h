@@ -5,10 +5,14 @@
 #include <stddef.h>
 
 typedef struct { int mr, nr, mc, kc, nc; } fm_gemm_blocking;
-typedef struct { int threads, pack_a, pack_b; } fm_gemm_plan;
+/* dot: the whole product by the dot-product kernel (no packing, k unsliced);
+ * else the blocked loop nest, packing A and/or B as the flags say. */
+typedef struct { int threads, dot, pack_a, pack_b; } fm_gemm_plan;
 
+/* Decided from shapes and strides alone, never from the thread count, so
+ * the arithmetic (and every bit of C) is the same for any number of threads. */
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                          ptrdiff_t cs_b);
+                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b, size_t elsize);
 
 static inline size_t fm_round_up(ptrdiff_t x, int to) { return (size_t)((x + to - 1) / to) * to; }
 

@@ -10,7 +10,7 @@
  *   UKR_KERNEL_T          the descriptor type (fm_sgemm_kernel / fm_dgemm_kernel)
  * and gets `static void UKR_NAME_register(UKR_KERNEL_T *)` that fills the
  * descriptor's rows[1..UKR_MR] with kernels for 1..UKR_MR rows, its `packed`
- * kernel, its panel packers and its tile size.
+ * kernel, its dot-product kernel, its panel packers and its tile size.
  *
  * The tile is held in UKR_MR * UKR_NV vector registers: each step of k loads
  * UKR_NV vectors of B, broadcasts one A element per row and issues one FMA
@@ -23,6 +23,11 @@
 #define UKR_CAT(a, b) UKR_CAT_(a, b)
 #define UKR_NR (UKR_NV * UKR_VLEN)
 
+/* Independent accumulator sets that split k (p mod UKR_KSPLIT(m)) for an
+ * m-row tile: a one- or two-row tile has too few FMA chains to hide the FMA
+ * latency otherwise. The sets are added in a fixed order at the end. */
+#define UKR_KSPLIT(m) ((m) * UKR_NV >= 8 ? 1 : 8 / ((m) * UKR_NV))
+
 static inline __attribute__((always_inline)) void
 UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
                          const UKR_T *restrict a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -30,35 +35,57 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
                          UKR_T *restrict c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                          ptrdiff_t n, UKR_T alpha, UKR_T beta)
 {
-    UKR_V acc[UKR_MR][UKR_NV];
+    enum { KS = UKR_KSPLIT(1) }; /* the most sets any row count uses */
+    const int ks = UKR_KSPLIT(mrows);
+    UKR_V acc[KS][UKR_MR][UKR_NV];
+    for (int s = 0; s < ks; ++s)
+        for (int i = 0; i < mrows; ++i)
+            for (int v = 0; v < UKR_NV; ++v)
+                acc[s][i][v] = UKR_ZERO();
     for (int i = 0; i < mrows; ++i) {
         /* C is touched only after the k loop; start fetching it now. */
         __builtin_prefetch(c + i * rs_c, 1);
         __builtin_prefetch(c + i * rs_c + (UKR_NR - 1) * cs_c, 1);
-        for (int v = 0; v < UKR_NV; ++v)
-            acc[i][v] = UKR_ZERO();
     }
 
+#define UKR_STEP(s)                                                          \
+    do {                                                                     \
+        UKR_V bv[UKR_NV];                                                    \
+        for (int v = 0; v < UKR_NV; ++v)                                     \
+            bv[v] = UKR_LOAD(b + v * UKR_VLEN);                              \
+        for (int i = 0; i < mrows; ++i) {                                    \
+            const UKR_V ai = UKR_BCAST(a[i * rs_a]);                         \
+            for (int v = 0; v < UKR_NV; ++v)                                 \
+                acc[s][i][v] = UKR_FMA(ai, bv[v], acc[s][i][v]);             \
+        }                                                                    \
+        a += cs_a;                                                           \
+        b += rs_b;                                                           \
+    } while (0)
+
+    ptrdiff_t p = 0;
+    if (ks == 1) {
 #pragma GCC unroll 4
-    for (ptrdiff_t p = 0; p < k; ++p) {
-        UKR_V bv[UKR_NV];
-        for (int v = 0; v < UKR_NV; ++v)
-            bv[v] = UKR_LOAD(b + v * UKR_VLEN);
-        for (int i = 0; i < mrows; ++i) {
-            const UKR_V ai = UKR_BCAST(a[i * rs_a]);
-            for (int v = 0; v < UKR_NV; ++v)
-                acc[i][v] = UKR_FMA(ai, bv[v], acc[i][v]);
-        }
-        a += cs_a;
-        b += rs_b;
+        for (; p < k; ++p)
+            UKR_STEP(0);
+    } else {
+        for (; p + ks <= k; p += ks)
+            for (int s = 0; s < ks; ++s)
+                UKR_STEP(s);
+        for (int s = 0; p < k; ++p, ++s)
+            UKR_STEP(s);
+        for (int s = 1; s < ks; ++s)
+            for (int i = 0; i < mrows; ++i)
+                for (int v = 0; v < UKR_NV; ++v)
+                    acc[0][i][v] = UKR_ADD(acc[0][i][v], acc[s][i][v]);
     }
+#undef UKR_STEP
 
     if (n == UKR_NR && cs_c == 1) {
         const UKR_V va = UKR_BCAST(alpha), vb = UKR_BCAST(beta);
         for (int i = 0; i < mrows; ++i)
             for (int v = 0; v < UKR_NV; ++v) {
                 UKR_T *cp = c + i * rs_c + v * UKR_VLEN;
-                UKR_V r = UKR_MUL(va, acc[i][v]);
+                UKR_V r = UKR_MUL(va, acc[0][i][v]);
                 if (beta != 0)
                     r = UKR_ADD(r, UKR_MUL(vb, UKR_LOAD(cp)));
                 UKR_STORE(cp, r);
@@ -71,7 +98,7 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
     UKR_T tile[UKR_MR * UKR_NR] __attribute__((aligned(64)));
     for (int i = 0; i < mrows; ++i)
         for (int v = 0; v < UKR_NV; ++v)
-            UKR_STORE(tile + i * UKR_NR + v * UKR_VLEN, acc[i][v]);
+            UKR_STORE(tile + i * UKR_NR + v * UKR_VLEN, acc[0][i][v]);
     for (int i = 0; i < mrows; ++i)
         for (ptrdiff_t j = 0; j < n; ++j) {
             UKR_T *cp = c + i * rs_c + j * cs_c;
@@ -142,6 +169,60 @@ UKR_ROWS(15)
 UKR_ROWS(16)
 #endif
 
+/* C[i, j] = alpha * sum_p A[i, p] B[p, j] (+ beta * C[i, j]) for i < m, j < n,
+ * with A's rows and B's columns contiguous in p (cs_a == 1, rs_b == 1): the
+ * layout of dX = dY . W^T, read in place with no packing. Each element is
+ * summed in VLEN lanes over two alternating accumulators, then the lanes in
+ * order, then the k % VLEN tail: one fixed order. Four columns at a time
+ * share each load of A's row. */
+static void UKR_CAT(UKR_NAME, _dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                    const UKR_T *restrict a, ptrdiff_t rs_a,
+                                    const UKR_T *restrict b, ptrdiff_t cs_b,
+                                    UKR_T *restrict c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                                    UKR_T alpha, UKR_T beta)
+{
+    enum { COLS = 4 };
+    const ptrdiff_t kv = k - k % UKR_VLEN;
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        const UKR_T *ai = a + i * rs_a;
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += COLS) {
+            const int cols = n - j0 < COLS ? (int)(n - j0) : COLS;
+            const UKR_T *bj[COLS];
+            for (int j = 0; j < COLS; ++j) /* a short group repeats its last column */
+                bj[j] = b + (j0 + (j < cols ? j : cols - 1)) * cs_b;
+            UKR_V acc[2][COLS];
+            for (int j = 0; j < COLS; ++j)
+                acc[0][j] = acc[1][j] = UKR_ZERO();
+            ptrdiff_t p = 0;
+            for (; p + 2 * UKR_VLEN <= kv; p += 2 * UKR_VLEN)
+                for (int h = 0; h < 2; ++h) {
+                    const UKR_V av = UKR_LOAD(ai + p + h * UKR_VLEN);
+                    for (int j = 0; j < COLS; ++j)
+                        acc[h][j] = UKR_FMA(av, UKR_LOAD(bj[j] + p + h * UKR_VLEN), acc[h][j]);
+                }
+            if (p < kv) {
+                const UKR_V av = UKR_LOAD(ai + p);
+                for (int j = 0; j < COLS; ++j)
+                    acc[0][j] = UKR_FMA(av, UKR_LOAD(bj[j] + p), acc[0][j]);
+            }
+            for (int j = 0; j < cols; ++j) {
+                UKR_T lanes[UKR_VLEN];
+                UKR_STORE(lanes, UKR_ADD(acc[0][j], acc[1][j]));
+                UKR_T sum = 0;
+                for (int l = 0; l < UKR_VLEN; ++l)
+                    sum = sum + lanes[l];
+                for (ptrdiff_t q = kv; q < k; ++q)
+                    sum = sum + ai[q] * bj[j][q];
+                UKR_T *cp = c + i * rs_c + (j0 + j) * cs_c;
+                UKR_T r = alpha * sum;
+                if (beta != 0)
+                    r = r + beta * *cp;
+                *cp = r;
+            }
+        }
+    }
+}
+
 /* One UKR_MR-row micro-panel of A: ap[p*MR + i] = A[i, p] for i < m, p < k. */
 static void UKR_CAT(UKR_NAME, _pack_a)(ptrdiff_t m, ptrdiff_t k, const UKR_T *restrict a,
                                        ptrdiff_t rs_a, ptrdiff_t cs_a, UKR_T *restrict ap)
@@ -199,6 +280,7 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
     kd->packed = UKR_CAT(UKR_NAME, _packed);
     kd->pack_a = UKR_CAT(UKR_NAME, _pack_a);
     kd->pack_b = UKR_CAT(UKR_NAME, _pack_b);
+    kd->dot = UKR_CAT(UKR_NAME, _dot);
 #define UKR_SLOT(M) kd->rows[M] = UKR_CAT(UKR_NAME, _m##M);
     UKR_SLOT(1)
 #if UKR_MR >= 2
@@ -252,6 +334,7 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 }
 
 #undef UKR_ROWS
+#undef UKR_KSPLIT
 #undef UKR_NR
 #undef UKR_T
 #undef UKR_V
