@@ -6,7 +6,8 @@ without the GIL.
 import numpy as np
 
 cimport numpy as cnp
-from libc.math cimport isfinite
+from libc.float cimport FLT_MAX
+from libc.math cimport fabs, isfinite
 from libc.stdlib cimport abs as c_abs
 
 from fastmlp._cfastmlp cimport *
@@ -113,7 +114,9 @@ cdef bint _writable_matrix(cnp.ndarray c):
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(c)
     cdef Py_ssize_t n0 = cnp.PyArray_DIM(c, 0), n1 = cnp.PyArray_DIM(c, 1)
     cdef Py_ssize_t s0 = c_abs(cnp.PyArray_STRIDE(c, 0)), s1 = c_abs(cnp.PyArray_STRIDE(c, 1))
-    if n0 <= 1 or n1 <= 1:  # a stride over one element is never used
+    if n0 == 0 or n1 == 0:  # no elements, nothing to overlap
+        return True
+    if n0 == 1 or n1 == 1:  # a stride over one element is never used
         return (n0 <= 1 or s0 >= item) and (n1 <= 1 or s1 >= item)
     if s0 >= s1:
         return s1 >= item and s0 >= s1 * n1
@@ -137,10 +140,13 @@ cdef cnp.ndarray _check_out(out, dtype, Py_ssize_t m, Py_ssize_t n):
     return c
 
 
-cdef double _finite_scalar(value, str name) except? -1.0:
+cdef double _finite_scalar(value, str name, bint single) except? -1.0:
+    """value as a finite double; with `single`, also finite in float32."""
     cdef double v
     if type(value) is float:  # the common case, without the generic conversion
         v = <double>value
+    elif isinstance(value, (str, bytes, bytearray)):  # float() would parse these
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
     else:
         try:
             v = float(value)
@@ -148,6 +154,8 @@ cdef double _finite_scalar(value, str name) except? -1.0:
             raise TypeError(f"{name} must be a real number, not {type(value).__name__}") from None
     if not isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
+    if single and fabs(v) > FLT_MAX:
+        raise ValueError(f"{name}={v} overflows float32, the dtype of this product")
     return v
 
 
@@ -197,7 +205,9 @@ def gemm(a, b, *, bint trans_a=False, bint trans_b=False, alpha=1.0, beta=0.0, o
     cdef cnp.ndarray A = _as_operand(a, "a"), B = _as_operand(b, "b")
     if cnp.PyArray_TYPE(A) != cnp.PyArray_TYPE(B):
         raise TypeError(f"a and b must have one dtype, got {A.dtype} and {B.dtype}")
-    cdef double alpha_v = _finite_scalar(alpha, "alpha"), beta_v = _finite_scalar(beta, "beta")
+    cdef bint single = cnp.PyArray_TYPE(A) == cnp.NPY_FLOAT32
+    cdef double alpha_v = _finite_scalar(alpha, "alpha", single)
+    cdef double beta_v = _finite_scalar(beta, "beta", single)
     cdef Py_ssize_t m = A.shape[1] if trans_a else A.shape[0]
     cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
     cdef Py_ssize_t kb = B.shape[1] if trans_b else B.shape[0]
