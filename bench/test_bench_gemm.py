@@ -1,0 +1,36 @@
+"""pytest-benchmark cases for fastmlp.gemm and numpy.matmul (OpenBLAS).
+
+The shapes and orientations of compare_gemm.py, one benchmark per library,
+grouped by case, at the default thread count; both write into preallocated
+outputs. Not part of the normal test run (testpaths = ["tests"]):
+
+    PYTHONPATH=. python -m pytest bench --benchmark-only
+"""
+import time
+
+import pytest
+from threadpoolctl import threadpool_info
+
+import fastmlp
+from compare_gemm import LIBS, all_cases, mismatch
+
+CASES = [case for group in all_cases() for case in group]
+SETTLE = 0.2  # s: let the other library's idle threads stop spinning (see compare_gemm)
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label.replace(" ", "-"))
+def test_gemm(benchmark, case, lib):
+    calls = case.calls()
+    assert mismatch(case, calls) is None
+    benchmark.group = case.label
+    benchmark.extra_info.update(
+        gflop=case.flop / 1e9,
+        fastmlp_threads=fastmlp.get_num_threads(),
+        blas_threads=[i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
+    )
+    if not benchmark.disabled:
+        time.sleep(SETTLE)
+        calls[lib]()
+    out = benchmark(calls[lib])
+    assert out.shape == (case.m, case.n)
