@@ -26,6 +26,8 @@ typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdi
 
 /* rows[m] computes m rows (1 <= m <= mr); `packed` computes mr rows from packed
  * panels (A strides 1 and mr, B row stride nr; its stride arguments are ignored).
+ * wide computes one row over wide_nr (a multiple of nr) columns, n <= wide_nr,
+ * B read in place with wide_nr readable columns.
  * pack_a copies m <= mr rows of A into an mr-row micro-panel (ap[p*mr + i]);
  * pack_b copies n <= nr columns of B into an nr-column one, zero-padded.
  * dot computes a whole m x n block from A rows and B columns that are
@@ -34,7 +36,7 @@ typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdi
  * mr x nr micro-tile; blocks of mc rows (A block, sized for L2), kc depth
  * (micro-panels sized for L1) and nc columns (B panel, sized for L3). */
 typedef struct {
-    fm_sgemm_ukr rows[FM_MAX_MR + 1], packed;
+    fm_sgemm_ukr rows[FM_MAX_MR + 1], packed, wide;
     void (*pack_a)(ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                    float *ap);
     void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -42,10 +44,10 @@ typedef struct {
     void (*dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rs_a,
                 const float *b, ptrdiff_t cs_b, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                 float alpha, float beta);
-    int mr, nr, mc, kc, nc;
+    int mr, nr, mc, kc, nc, wide_nr;
 } fm_sgemm_kernel;
 typedef struct {
-    fm_dgemm_ukr rows[FM_MAX_MR + 1], packed;
+    fm_dgemm_ukr rows[FM_MAX_MR + 1], packed, wide;
     void (*pack_a)(ptrdiff_t m, ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                    double *ap);
     void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -53,7 +55,7 @@ typedef struct {
     void (*dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rs_a,
                 const double *b, ptrdiff_t cs_b, double *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                 double alpha, double beta);
-    int mr, nr, mc, kc, nc;
+    int mr, nr, mc, kc, nc, wide_nr;
 } fm_dgemm_kernel;
 
 typedef struct {

@@ -15,26 +15,34 @@
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                           ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b, size_t elsize)
 {
-    fm_gemm_plan plan;
+    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0};
+    double units; /* work units the threads share */
+    if (m <= DOT_MAX_ROWS && cs_a == 1 && rs_b == 1 && cs_b != 1) {
+        plan.path = FM_GEMM_DOT;
+        units = (double)((n + 3) / 4);
+    } else if (m == 1 && cs_b == 1) {
+        plan.path = FM_GEMM_WIDE;
+        units = (double)((n + blk->wide_nr - 1) / blk->wide_nr);
+    } else {
+        units = (double)((m + blk->mr - 1) / blk->mr) * ((n + blk->nr - 1) / blk->nr);
+        /* B must be packed when its columns are not contiguous (the kernels
+         * load nr-wide rows of it). Read in place, a kc-deep micro-panel whose
+         * rows are 2^j bytes apart falls into a few L1 sets and is evicted
+         * before the next row tile reuses it; a packed one is contiguous.
+         * Packing costs one pass over B, so it pays off once a few row tiles
+         * reuse each panel. */
+        plan.pack_b = cs_b != 1 || m > 2 * blk->mr;
+        /* An A block is reused by every column panel of its B panel. */
+        plan.pack_a = n > 4 * blk->nr;
+    }
+    (void)elsize;
     const double flops = 2.0 * m * n * k;
-    plan.dot = m <= DOT_MAX_ROWS && cs_a == 1 && rs_b == 1 && cs_b != 1;
-    /* Work units the threads share: column groups of 4, or tiles. */
-    const double units = plan.dot ? (double)((n + 3) / 4)
-                                  : (double)((m + blk->mr - 1) / blk->mr) * ((n + blk->nr - 1) / blk->nr);
     int threads = fm_get_num_threads();
     if (threads > flops / MIN_FLOPS_PER_THREAD)
         threads = (int)(flops / MIN_FLOPS_PER_THREAD);
     if (threads > units)
         threads = (int)units;
     plan.threads = threads > 1 ? threads : 1;
-    /* B must be packed when its columns are not contiguous (the kernels load
-     * nr-wide rows of it). Read in place, each k step of a micro-panel touches
-     * a new page once B's rows are a page apart; packing pays for itself when
-     * enough row tiles reuse the panel, or many A blocks do. */
-    const size_t row_bytes = (size_t)(rs_b < 0 ? -rs_b : rs_b) * elsize;
-    plan.pack_b = cs_b != 1 || m > 2 * blk->mc || (m >= 4 * blk->mr && row_bytes >= 4096);
-    /* An A block is reused by every column panel of its B panel. */
-    plan.pack_a = n > 4 * blk->nr;
     return plan;
 }
 

@@ -4,10 +4,15 @@
 
 #include <stddef.h>
 
-typedef struct { int mr, nr, mc, kc, nc; } fm_gemm_blocking;
-/* dot: the whole product by the dot-product kernel (no packing, k unsliced);
- * else the blocked loop nest, packing A and/or B as the flags say. */
-typedef struct { int threads, dot, pack_a, pack_b; } fm_gemm_plan;
+typedef struct { int mr, nr, mc, kc, nc, wide_nr; } fm_gemm_blocking;
+
+typedef enum {
+    FM_GEMM_BLOCKED, /* the blocked loop nest, packing A and/or B as flagged */
+    FM_GEMM_DOT,     /* dot products over A's rows and B's columns, k unsliced */
+    FM_GEMM_WIDE,    /* one row of C by the wide kernel, B read in place */
+} fm_gemm_path;
+
+typedef struct { fm_gemm_path path; int threads, pack_a, pack_b; } fm_gemm_plan;
 
 /* Decided from shapes and strides alone, never from the thread count, so
  * the arithmetic (and every bit of C) is the same for any number of threads. */

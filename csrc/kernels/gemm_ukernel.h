@@ -10,7 +10,8 @@
  *   UKR_KERNEL_T          the descriptor type (fm_sgemm_kernel / fm_dgemm_kernel)
  * and gets `static void UKR_NAME_register(UKR_KERNEL_T *)` that fills the
  * descriptor's rows[1..UKR_MR] with kernels for 1..UKR_MR rows, its `packed`
- * kernel, its dot-product kernel, its panel packers and its tile size.
+ * kernel, its one-row `wide` kernel, its dot-product kernel, its panel
+ * packers and its tile size.
  *
  * The tile is held in UKR_MR * UKR_NV vector registers: each step of k loads
  * UKR_NV vectors of B, broadcasts one A element per row and issues one FMA
@@ -23,40 +24,48 @@
 #define UKR_CAT(a, b) UKR_CAT_(a, b)
 #define UKR_NR (UKR_NV * UKR_VLEN)
 
-/* Independent accumulator sets that split k (p mod UKR_KSPLIT(m)) for an
- * m-row tile: a one- or two-row tile has too few FMA chains to hide the FMA
- * latency otherwise. The sets are added in a fixed order at the end. */
-#define UKR_KSPLIT(m) ((m) * UKR_NV >= 8 ? 1 : 8 / ((m) * UKR_NV))
+/* Independent accumulator sets that split k (p mod UKR_KSPLIT) for a tile of
+ * m rows x nv vectors: with fewer than 8 FMA chains the FMA latency is not
+ * hidden. The sets are added in a fixed order at the end. */
+#define UKR_KSPLIT(m, nv) ((m) * (nv) >= 8 ? 1 : 8 / ((m) * (nv)))
+/* The one-row kernel for C = a . B spans this many vectors (4 panels), so it
+ * streams 4 cache lines of each row of B instead of 1. */
+#define UKR_WIDE_NV (4 * UKR_NV)
 
+/* The kernel body for a tile of `mrows` rows x `nv` vectors; both are
+ * constants at every call, so the loops unroll and acc lives in registers.
+ * (GCC 12 cannot see that the edge path reads only the `tile` elements it
+ * stored, j < n <= ncols, and warns on the one-row kernels.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 static inline __attribute__((always_inline)) void
-UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
+UKR_CAT(UKR_NAME, _body)(const int mrows, const int nv, ptrdiff_t k,
                          const UKR_T *restrict a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                          const UKR_T *restrict b, ptrdiff_t rs_b,
                          UKR_T *restrict c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                          ptrdiff_t n, UKR_T alpha, UKR_T beta)
 {
-    enum { KS = UKR_KSPLIT(1) }; /* the most sets any row count uses */
-    const int ks = UKR_KSPLIT(mrows);
-    UKR_V acc[KS][UKR_MR][UKR_NV];
+    enum { KS = UKR_KSPLIT(1, UKR_NV), ACC = UKR_MR * UKR_NV };
+    const int ks = UKR_KSPLIT(mrows, nv), ncols = nv * UKR_VLEN;
+    UKR_V acc[KS][ACC]; /* acc[s][i*nv + v]; mrows * nv <= ACC */
     for (int s = 0; s < ks; ++s)
-        for (int i = 0; i < mrows; ++i)
-            for (int v = 0; v < UKR_NV; ++v)
-                acc[s][i][v] = UKR_ZERO();
+        for (int x = 0; x < mrows * nv; ++x)
+            acc[s][x] = UKR_ZERO();
     for (int i = 0; i < mrows; ++i) {
         /* C is touched only after the k loop; start fetching it now. */
         __builtin_prefetch(c + i * rs_c, 1);
-        __builtin_prefetch(c + i * rs_c + (UKR_NR - 1) * cs_c, 1);
+        __builtin_prefetch(c + i * rs_c + (ncols - 1) * cs_c, 1);
     }
 
 #define UKR_STEP(s)                                                          \
     do {                                                                     \
-        UKR_V bv[UKR_NV];                                                    \
-        for (int v = 0; v < UKR_NV; ++v)                                     \
+        UKR_V bv[UKR_WIDE_NV];                                               \
+        for (int v = 0; v < nv; ++v)                                         \
             bv[v] = UKR_LOAD(b + v * UKR_VLEN);                              \
         for (int i = 0; i < mrows; ++i) {                                    \
             const UKR_V ai = UKR_BCAST(a[i * rs_a]);                         \
-            for (int v = 0; v < UKR_NV; ++v)                                 \
-                acc[s][i][v] = UKR_FMA(ai, bv[v], acc[s][i][v]);             \
+            for (int v = 0; v < nv; ++v)                                     \
+                acc[s][i * nv + v] = UKR_FMA(ai, bv[v], acc[s][i * nv + v]); \
         }                                                                    \
         a += cs_a;                                                           \
         b += rs_b;                                                           \
@@ -74,18 +83,17 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
         for (int s = 0; p < k; ++p, ++s)
             UKR_STEP(s);
         for (int s = 1; s < ks; ++s)
-            for (int i = 0; i < mrows; ++i)
-                for (int v = 0; v < UKR_NV; ++v)
-                    acc[0][i][v] = UKR_ADD(acc[0][i][v], acc[s][i][v]);
+            for (int x = 0; x < mrows * nv; ++x)
+                acc[0][x] = UKR_ADD(acc[0][x], acc[s][x]);
     }
 #undef UKR_STEP
 
-    if (n == UKR_NR && cs_c == 1) {
+    if (n == ncols && cs_c == 1) {
         const UKR_V va = UKR_BCAST(alpha), vb = UKR_BCAST(beta);
         for (int i = 0; i < mrows; ++i)
-            for (int v = 0; v < UKR_NV; ++v) {
+            for (int v = 0; v < nv; ++v) {
                 UKR_T *cp = c + i * rs_c + v * UKR_VLEN;
-                UKR_V r = UKR_MUL(va, acc[0][i][v]);
+                UKR_V r = UKR_MUL(va, acc[0][i * nv + v]);
                 if (beta != 0)
                     r = UKR_ADD(r, UKR_MUL(vb, UKR_LOAD(cp)));
                 UKR_STORE(cp, r);
@@ -93,21 +101,19 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
         return;
     }
     /* Edge column panel or strided C: spill the tile, write element-wise. */
-    if (n > UKR_NR)
-        __builtin_unreachable(); /* the caller's contract; lets GCC see `tile` is set */
-    UKR_T tile[UKR_MR * UKR_NR] __attribute__((aligned(64)));
-    for (int i = 0; i < mrows; ++i)
-        for (int v = 0; v < UKR_NV; ++v)
-            UKR_STORE(tile + i * UKR_NR + v * UKR_VLEN, acc[0][i][v]);
+    UKR_T tile[ACC * UKR_VLEN] __attribute__((aligned(64)));
+    for (int x = 0; x < mrows * nv; ++x)
+        UKR_STORE(tile + x * UKR_VLEN, acc[0][x]);
     for (int i = 0; i < mrows; ++i)
         for (ptrdiff_t j = 0; j < n; ++j) {
             UKR_T *cp = c + i * rs_c + j * cs_c;
-            UKR_T r = alpha * tile[i * UKR_NR + j];
+            UKR_T r = alpha * tile[i * ncols + j];
             if (beta != 0)
                 r = r + beta * *cp;
             *cp = r;
         }
 }
+#pragma GCC diagnostic pop
 
 #define UKR_ROWS(M)                                                                    \
     static void UKR_CAT(UKR_NAME, _m##M)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a,  \
@@ -115,7 +121,7 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, ptrdiff_t k,
                                          UKR_T *c, ptrdiff_t rs_c, ptrdiff_t cs_c,       \
                                          ptrdiff_t n, UKR_T alpha, UKR_T beta)           \
     {                                                                                  \
-        UKR_CAT(UKR_NAME, _body)(M, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,        \
+        UKR_CAT(UKR_NAME, _body)(M, UKR_NV, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,\
                                  alpha, beta);                                         \
     }
 
@@ -271,7 +277,18 @@ static void UKR_CAT(UKR_NAME, _packed)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs
                                        ptrdiff_t n, UKR_T alpha, UKR_T beta)
 {
     (void)rs_a, (void)cs_a, (void)rs_b;
-    UKR_CAT(UKR_NAME, _body)(UKR_MR, k, a, 1, UKR_MR, b, UKR_NR, c, rs_c, cs_c, n,
+    UKR_CAT(UKR_NAME, _body)(UKR_MR, UKR_NV, k, a, 1, UKR_MR, b, UKR_NR, c, rs_c, cs_c, n,
+                             alpha, beta);
+}
+
+/* One row of C over UKR_WIDE_NV vectors of columns: C = a . B for m == 1,
+ * where no row of B is reused and the cost is streaming B. */
+static void UKR_CAT(UKR_NAME, _wide)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a,
+                                     ptrdiff_t cs_a, const UKR_T *b, ptrdiff_t rs_b,
+                                     UKR_T *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                                     ptrdiff_t n, UKR_T alpha, UKR_T beta)
+{
+    UKR_CAT(UKR_NAME, _body)(1, UKR_WIDE_NV, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,
                              alpha, beta);
 }
 
@@ -281,6 +298,8 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
     kd->pack_a = UKR_CAT(UKR_NAME, _pack_a);
     kd->pack_b = UKR_CAT(UKR_NAME, _pack_b);
     kd->dot = UKR_CAT(UKR_NAME, _dot);
+    kd->wide = UKR_CAT(UKR_NAME, _wide);
+    kd->wide_nr = UKR_WIDE_NV * UKR_VLEN;
 #define UKR_SLOT(M) kd->rows[M] = UKR_CAT(UKR_NAME, _m##M);
     UKR_SLOT(1)
 #if UKR_MR >= 2
@@ -335,6 +354,7 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 
 #undef UKR_ROWS
 #undef UKR_KSPLIT
+#undef UKR_WIDE_NV
 #undef UKR_NR
 #undef UKR_T
 #undef UKR_V
