@@ -7,15 +7,29 @@
 #include "gemm/gemm_plan.h"
 #include "threads.h"
 
-/* Below this many flops per thread, waking another thread costs more than it saves. */
-#define MIN_FLOPS_PER_THREAD (1 << 16)
+/* Below this much work per thread, waking another thread costs more than it
+ * saves: flops for the compute-bound blocked path, elements of B for the
+ * one-row and dot paths, which stream B (each thread then keeps its share of
+ * B in its own L2 across calls). */
+#define MIN_FLOPS_PER_THREAD (1 << 18)
+#define MIN_B_ELEMS_PER_THREAD (1 << 15)
 /* Up to this many rows, C = A . W^T is done by dot products over W's rows. */
 #define DOT_MAX_ROWS 4
 
-fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b, size_t elsize)
+/* The smallest step, a multiple of `unit`, that cuts `extent` into as few
+ * pieces as steps of `max` would. */
+static ptrdiff_t balanced(ptrdiff_t extent, ptrdiff_t max, ptrdiff_t unit)
 {
-    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0};
+    const ptrdiff_t pieces = (extent + max - 1) / max;
+    const ptrdiff_t step = (extent + pieces - 1) / pieces;
+    return (step + unit - 1) / unit * unit;
+}
+
+fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b)
+{
+    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, balanced(k, blk->kc, 1),
+                         balanced(m, blk->mc, blk->mr)};
     double units; /* work units the threads share */
     if (m <= DOT_MAX_ROWS && cs_a == 1 && rs_b == 1 && cs_b != 1) {
         plan.path = FM_GEMM_DOT;
@@ -35,11 +49,11 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
         /* An A block is reused by every column panel of its B panel. */
         plan.pack_a = n > 4 * blk->nr;
     }
-    (void)elsize;
-    const double flops = 2.0 * m * n * k;
+    const double work = plan.path == FM_GEMM_BLOCKED ? 2.0 * m * n * k / MIN_FLOPS_PER_THREAD
+                                                     : (double)n * k / MIN_B_ELEMS_PER_THREAD;
     int threads = fm_get_num_threads();
-    if (threads > flops / MIN_FLOPS_PER_THREAD)
-        threads = (int)(flops / MIN_FLOPS_PER_THREAD);
+    if (threads > work)
+        threads = (int)work;
     if (threads > units)
         threads = (int)units;
     plan.threads = threads > 1 ? threads : 1;

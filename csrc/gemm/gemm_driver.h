@@ -55,11 +55,12 @@ static void FM_P(gemm_dot)(const FM_KERNEL_T *kd, int threads, ptrdiff_t m, ptrd
 }
 
 /* One row, C = a . B, B's rows contiguous: threads split column blocks of
- * wide_nr; a ragged last block goes by nr-column tiles over kc slices.
- * `edge` holds kc x nr elements. */
-static void FM_P(gemm_wide)(const FM_KERNEL_T *kd, int threads, ptrdiff_t n, ptrdiff_t k,
-                            FM_T alpha, const FM_T *a, ptrdiff_t cs_a, const FM_T *b,
-                            ptrdiff_t rs_b, FM_T beta, FM_T *c, ptrdiff_t cs_c, FM_T *edge)
+ * wide_nr; a ragged last block goes by nr-column tiles over kc_step slices.
+ * `edge` holds kc_step x nr elements. */
+static void FM_P(gemm_wide)(const FM_KERNEL_T *kd, int threads, ptrdiff_t kc_step,
+                            ptrdiff_t n, ptrdiff_t k, FM_T alpha, const FM_T *a, ptrdiff_t cs_a,
+                            const FM_T *b, ptrdiff_t rs_b, FM_T beta, FM_T *c, ptrdiff_t cs_c,
+                            FM_T *edge)
 {
     const ptrdiff_t wide = kd->wide_nr, full = n / wide;
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -70,8 +71,8 @@ static void FM_P(gemm_wide)(const FM_KERNEL_T *kd, int threads, ptrdiff_t n, ptr
             kd->wide(k, a, 0, cs_a, b + blk * wide, rs_b, c + blk * wide * cs_c, 0, cs_c, wide,
                      alpha, beta);
         if (hi > full) { /* this thread has the ragged last block */
-            for (ptrdiff_t pc = 0; pc < k; pc += kd->kc) {
-                const ptrdiff_t kc = k - pc < kd->kc ? k - pc : kd->kc;
+            for (ptrdiff_t pc = 0; pc < k; pc += kc_step) {
+                const ptrdiff_t kc = k - pc < kc_step ? k - pc : kc_step;
                 const FM_T beta_pc = pc == 0 ? beta : 1;
                 for (ptrdiff_t j = full * wide; j < n; j += kd->nr) {
                     const ptrdiff_t nb = n - j < kd->nr ? n - j : kd->nr;
@@ -105,8 +106,8 @@ static void FM_P(gemm_blocked)(const FM_KERNEL_T *kd, const fm_gemm_plan *plan, 
         for (ptrdiff_t jc = 0; jc < n; jc += kd->nc) {
             const ptrdiff_t nc = n - jc < kd->nc ? n - jc : kd->nc;
             const ptrdiff_t n_jr = (nc + nr - 1) / nr;
-            for (ptrdiff_t pc = 0; pc < k; pc += kd->kc) {
-                const ptrdiff_t kc = k - pc < kd->kc ? k - pc : kd->kc;
+            for (ptrdiff_t pc = 0; pc < k; pc += plan->kc) {
+                const ptrdiff_t kc = k - pc < plan->kc ? k - pc : plan->kc;
                 const FM_T beta_pc = pc == 0 ? beta : 1;
                 const FM_T *const b_slice = b + pc * rs_b + jc * cs_b;
                 ptrdiff_t lo, hi;
@@ -119,8 +120,8 @@ static void FM_P(gemm_blocked)(const FM_KERNEL_T *kd, const fm_gemm_plan *plan, 
                     }
 #pragma omp barrier
                 }
-                for (ptrdiff_t ic = 0; ic < m; ic += kd->mc) {
-                    const ptrdiff_t mc = m - ic < kd->mc ? m - ic : kd->mc;
+                for (ptrdiff_t ic = 0; ic < m; ic += plan->mc) {
+                    const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
                     const ptrdiff_t n_ir = (mc + mr - 1) / mr;
                     const FM_T *const a_block = a + ic * rs_a + pc * cs_a;
                     if (plan->pack_a) {
@@ -201,7 +202,7 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
 
     const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
     const fm_gemm_blocking blk = {kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr};
-    const fm_gemm_plan plan = fm_plan_gemm(&blk, m, n, k, cs_a, rs_b, cs_b, sizeof(FM_T));
+    const fm_gemm_plan plan = fm_plan_gemm(&blk, m, n, k, cs_a, rs_b, cs_b);
     if (plan.path == FM_GEMM_DOT) {
         FM_P(gemm_dot)(kd, plan.threads, m, n, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c, cs_c);
         return 0;
@@ -209,8 +210,7 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
 
     /* One allocation: shared packed B panel, shared packed A block, and a
      * per-thread panel for B's ragged last nr columns when B is read in place. */
-    const ptrdiff_t kc_max = k < kd->kc ? k : kd->kc;
-    const ptrdiff_t mc_max = m < kd->mc ? m : kd->mc, nc_max = n < kd->nc ? n : kd->nc;
+    const ptrdiff_t kc_max = plan.kc, mc_max = plan.mc, nc_max = n < kd->nc ? n : kd->nc;
     const size_t b_elems = plan.pack_b ? (size_t)kc_max * fm_round_up(nc_max, kd->nr) : 0;
     const size_t a_elems = plan.pack_a ? (size_t)kc_max * fm_round_up(mc_max, kd->mr) : 0;
     const size_t edge_elems = plan.pack_b ? 0 : (size_t)kc_max * kd->nr;
@@ -218,7 +218,8 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
     if (!ws)
         return -1;
     if (plan.path == FM_GEMM_WIDE)
-        FM_P(gemm_wide)(kd, plan.threads, n, k, alpha, a, cs_a, b, rs_b, beta, c, cs_c, ws);
+        FM_P(gemm_wide)(kd, plan.threads, plan.kc, n, k, alpha, a, cs_a, b, rs_b, beta, c, cs_c,
+                        ws);
     else
         FM_P(gemm_blocked)(kd, &plan, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c,
                            rs_c, cs_c, ws, ws + b_elems, ws + b_elems + a_elems, edge_elems);

@@ -12,12 +12,19 @@ typedef enum {
     FM_GEMM_WIDE,    /* one row of C by the wide kernel, B read in place */
 } fm_gemm_path;
 
-typedef struct { fm_gemm_path path; int threads, pack_a, pack_b; } fm_gemm_plan;
+/* kc, mc: the depth of k slices and height of row blocks, at most the
+ * kernel's and balanced, so no slice is a sliver (k = 784 with kc = 256 is
+ * cut 4 x 196, not 256 + 256 + 256 + 16). */
+typedef struct {
+    fm_gemm_path path;
+    int threads, pack_a, pack_b;
+    ptrdiff_t kc, mc;
+} fm_gemm_plan;
 
 /* Decided from shapes and strides alone, never from the thread count, so
  * the arithmetic (and every bit of C) is the same for any number of threads. */
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b, size_t elsize);
+                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b);
 
 static inline size_t fm_round_up(ptrdiff_t x, int to) { return (size_t)((x + to - 1) / to) * to; }
 
