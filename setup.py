@@ -94,8 +94,10 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
 
+# Everything outside csrc/kernels/ is ISA-agnostic framework code.
 FRAMEWORK_SOURCES = sorted(
-    glob("csrc/*.c") + glob("csrc/arch/*.c") + glob("csrc/gemm/*.c"))
+    src for src in glob("csrc/**/*.c", recursive=True)
+    if not src.startswith(os.path.join("csrc", "kernels")))
 
 extensions = [
     Extension(
@@ -103,7 +105,8 @@ extensions = [
         sources=["fastmlp/_core.pyx"] + FRAMEWORK_SOURCES,
         include_dirs=["csrc", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=glob("csrc/**/*.h", recursive=True) + glob("fastmlp/*.pxd"),
+        depends=(glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.def", recursive=True)
+                 + glob("fastmlp/*.pxd") + glob("fastmlp/*.pxi")),
     )
 ]
 

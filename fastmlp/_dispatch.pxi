@@ -1,0 +1,62 @@
+# Kernel dispatch (csrc/arch) and threads (csrc/threads.c).
+
+def isas_available():
+    """Names of the kernel sets this build and CPU can run, best last."""
+    return [name for i, name in enumerate(ISAS) if fm_isa_supported(<fm_isa>i)]
+
+
+def best_isa():
+    return ISAS[fm_isa_best()]
+
+
+def active_isa():
+    return ISAS[fm_isa_active()]
+
+
+def set_isa(name):
+    """Make `name`'s kernels the active ones for every later call.
+
+    Not thread-safe against kernels running at the same time; fastmlp calls it
+    once at import (FASTMLP_ISA), tests and benchmarks call it between runs.
+    """
+    if name not in ISAS:
+        raise ValueError(f"unknown ISA {name!r}; expected one of {', '.join(ISAS)}")
+    if fm_isa_select(<fm_isa><int>ISAS.index(name)) != 0:
+        raise RuntimeError(
+            f"this CPU (or this build) cannot run the {name} kernels; "
+            f"available: {', '.join(isas_available())}")
+
+
+def gemm_tile(dtype):
+    """(mr, nr) of the active micro-kernel for float32 or float64."""
+    cdef int mr, nr
+    fm_gemm_tile(np.dtype(dtype) == np.float64, &mr, &nr)
+    return mr, nr
+
+
+def build_compiler():
+    return fm_build_compiler().decode()
+
+
+def openmp_enabled():
+    return bool(fm_openmp_enabled())
+
+
+def set_num_threads(n):
+    """Use `n` threads in every kernel; None follows OpenMP again
+    (OMP_NUM_THREADS, threadpoolctl)."""
+    if n is None:
+        fm_set_num_threads(0)
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"number of threads must be an int or None, not {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    fm_set_num_threads(min(int(n), 1 << 16))
+
+
+def get_num_threads():
+    """Threads the kernels use (1 when built without OpenMP)."""
+    return fm_get_num_threads()
+
+
