@@ -6,10 +6,20 @@ variable FASTMLP_ISA=generic|avx2|avx512 forces one.
 import os as _os
 
 from fastmlp import _core
-from fastmlp._config import config
-from fastmlp._core import gemm, get_num_threads, set_num_threads
-
-__version__ = "0.1.0"
-__all__ = ["config", "gemm", "get_num_threads", "set_num_threads", "__version__"]
 
 _core.set_isa(_os.environ.get("FASTMLP_ISA") or _core.best_isa())
+
+from fastmlp import activations, callbacks, init, losses, optim, schedules  # noqa: E402
+from fastmlp._config import config  # noqa: E402
+from fastmlp._core import gemm, get_num_threads, set_num_threads  # noqa: E402
+from fastmlp.errors import DivergenceError, ModelFileError  # noqa: E402
+from fastmlp.gradcheck import check_gradients  # noqa: E402
+from fastmlp.layers import Dense, Dropout, Maxout  # noqa: E402
+from fastmlp.model import Sequential  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = [
+    "Dense", "DivergenceError", "Dropout", "Maxout", "ModelFileError", "Sequential",
+    "activations", "callbacks", "check_gradients", "config", "gemm", "get_num_threads",
+    "init", "losses", "optim", "schedules", "set_num_threads", "__version__",
+]

@@ -20,3 +20,5 @@ ISAS = tuple(fm_isa_name(<fm_isa>i).decode() for i in range(FM_ISA_COUNT))
 
 include "_dispatch.pxi"
 include "_gemm.pxi"
+include "_optim.pxi"
+include "_nn.pxi"

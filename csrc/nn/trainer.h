@@ -1,0 +1,25 @@
+/* The workspace behind fm_trainer: one batch's buffers, for net.c's templates. */
+#ifndef FM_TRAINER_H
+#define FM_TRAINER_H
+
+#include <stddef.h>
+
+struct fm_trainer {
+    ptrdiff_t batch;         /* rows the buffers hold */
+    void *x, *t, *w;         /* the batch's inputs, targets, row weights */
+    void **z, **a, **mask;   /* per layer: pre-activations, outputs, dropout masks */
+    void *g[2];              /* gradients flowing backward, ping-pong */
+    void *dz;                /* a layer's pre-activation gradient */
+    double *row_loss;        /* per row of the batch */
+    ptrdiff_t *order;        /* the epoch's row order */
+    int has_weights;
+    int out_of_memory;       /* a GEMM could not get its workspace */
+    void *block;             /* the one allocation all of the above live in */
+};
+
+/* How a forward pass treats dropout: off (inference), on (training, masks
+ * keyed by epoch and batch), or kept as a layer with an all-ones mask (exact
+ * gradients for checking). The last two keep every layer's output in a[]. */
+typedef enum { FM_INFER, FM_TRAIN, FM_TRAIN_NO_DROPOUT } fm_forward_mode;
+
+#endif

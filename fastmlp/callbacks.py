@@ -1,0 +1,333 @@
+"""Keras-style callbacks (``fastmlp.callbacks``) run by ``Model.fit``.
+
+``fit`` wraps the callbacks in a :class:`CallbackList` and calls, in order::
+
+    on_train_begin(logs)
+    for each epoch: on_epoch_begin(epoch, logs); <train>; on_epoch_end(epoch, logs)
+                    (stops after on_epoch_end if model.stop_training is True)
+    on_train_end(logs)
+
+Epochs count from 0. At epoch end `logs` maps names to floats, e.g.
+``{"loss": .., "accuracy": .., "val_loss": .., "val_accuracy": .., "lr": ..}``.
+
+The model a callback sees (``self.model``) provides ``stop_training`` (bool),
+``optimizer.lr`` (float, may be assigned), ``get_weights()`` -> list of arrays and
+``set_weights(list_of_arrays)``.
+"""
+import warnings
+
+import numpy as np
+
+from fastmlp import schedules
+from fastmlp.schedules import _finite, _int_at_least
+
+__all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau",
+           "LearningRateScheduler", "LambdaCallback", "CallbackList"]
+
+# Metrics where larger is better, matched as substrings of the monitored name by
+# mode="auto"; anything else (losses, errors) is minimised.
+_MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2")
+
+
+class Callback:
+    """Base class: every hook does nothing; override the ones you need."""
+
+    model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class History(Callback):
+    """Records the logs of every epoch: ``history[name]`` is the list of that
+    value per epoch, ``epoch`` the list of epoch indices. ``fit`` returns it.
+
+    A name missing from some epochs' logs (say validation run every few
+    epochs) has a shorter list than ``epoch``.
+    """
+
+    def __init__(self):
+        self.epoch = []
+        self.history = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(value)
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class _MonitorCallback(Callback):
+    """Shared by the callbacks that watch one value of the epoch logs: the
+    direction of improvement, and a single warning when the value is missing.
+    Subclasses call ``_reset()`` at the end of ``__init__``."""
+
+    def __init__(self, monitor, mode, min_delta):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a str, got {type(monitor).__name__}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.min_delta = _finite("min_delta", min_delta)
+        if self.min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
+        self.monitor = monitor
+        if mode == "auto":
+            mode = "max" if any(key in monitor for key in _MAXIMISED) else "min"
+        self.mode = mode
+
+    def _reset(self):
+        """The state at the start of training; subclasses extend it."""
+        self.wait = 0
+        self.best = np.inf if self.mode == "min" else -np.inf
+        self._warned = False
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def _improves(self, current, reference):
+        """Whether `current` beats `reference` by more than min_delta."""
+        if self.mode == "min":
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
+
+    def _monitored(self, logs):
+        """The monitored value as a float, or None (and a warning, once) if absent."""
+        logs = logs or {}
+        if self.monitor in logs:
+            return float(logs[self.monitor])
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"{type(self).__name__}: monitored value {self.monitor!r} is not in "
+                          f"the logs (available: {', '.join(logs) or 'none'}); doing nothing",
+                          RuntimeWarning, stacklevel=3)
+        return None
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stops training when the monitored value has stopped improving (Keras 3
+    semantics).
+
+    An epoch improves when its value beats the best so far by more than
+    `min_delta` (lower for mode "min", higher for "max"; "auto" picks "max" for
+    names like accuracy, "min" otherwise). After `patience` epochs in a row
+    without improvement (patience=0 acts as 1), it sets
+    ``model.stop_training``. Epochs before `start_from_epoch` are ignored. With
+    a `baseline`, an improvement resets the count only if it also beats the
+    baseline, so training stops after `patience` epochs unless the baseline
+    is beaten.
+
+    With `restore_best_weights`, a copy of the weights of the best epoch is
+    kept and set back on the model at the end of training, whether it stopped
+    early or ran all its epochs (as Keras 3 does; Keras 2 only when stopped
+    early). Nothing is restored if no epoch was monitored.
+
+    Attributes: ``best`` (best value, +-inf before any), ``best_epoch``,
+    ``best_weights`` (None until an improvement, or without
+    restore_best_weights), ``wait`` (epochs counted toward patience),
+    ``stopped_epoch`` (the epoch at which it stopped training, or None).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__(monitor, mode, min_delta)
+        self.patience = _int_at_least("patience", patience, 0)
+        self.baseline = None if baseline is None else _finite("baseline", baseline)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = _int_at_least("start_from_epoch", start_from_epoch, 0)
+        self._reset()
+
+    def _reset(self):
+        super()._reset()
+        self.best_epoch = None
+        self.best_weights = None
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._monitored(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        self.wait += 1
+        if self._improves(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                # get_weights may return the model's own buffers, which the next
+                # epoch overwrites.
+                self.best_weights = [np.copy(w) for w in self.model.get_weights()]
+            if self.baseline is None or self._improves(current, self.baseline):
+                self.wait = 0
+                return
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Multiplies the learning rate by `factor` when the monitored value has
+    stopped improving.
+
+    Improvement is as in EarlyStopping (absolute `min_delta`). At the end of
+    the `patience`-th epoch in a row without improvement (patience=0 acts as
+    1; this is Keras's count, PyTorch's reduces one epoch later), it sets
+    ``model.optimizer.lr = max(lr * factor, min_lr)`` if lr > min_lr. The
+    `cooldown` epochs after a reduction are not counted as epochs without
+    improvement (as in PyTorch; Keras counts the last of them). With verbose=1
+    each reduction is printed.
+
+    Attributes: ``best``, ``wait`` (epochs without improvement counted so far),
+    ``cooldown_counter`` (cooldown epochs still to come).
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, verbose=0):
+        super().__init__(monitor, mode, min_delta)
+        self.factor = _finite("factor", factor)
+        if not 0 < self.factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {factor}")
+        self.patience = _int_at_least("patience", patience, 0)
+        self.cooldown = _int_at_least("cooldown", cooldown, 0)
+        self.min_lr = _finite("min_lr", min_lr)
+        if self.min_lr < 0:
+            raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+        self.verbose = _int_at_least("verbose", verbose, 0)
+        self._reset()
+
+    def _reset(self):
+        super()._reset()
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._monitored(logs)
+        if current is None:
+            return
+        improved = self._improves(current, self.best)
+        if improved:
+            self.best = current
+            self.wait = 0
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+        elif not improved:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self._reduce(epoch)
+
+    def _reduce(self, epoch):
+        optimizer = self.model.optimizer
+        old_lr = float(optimizer.lr)
+        if old_lr <= self.min_lr:
+            return
+        optimizer.lr = max(old_lr * self.factor, self.min_lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
+                  f"from {old_lr:.4g} to {optimizer.lr:.4g}.")
+        self.wait = 0
+        self.cooldown_counter = self.cooldown
+
+
+class LearningRateScheduler(Callback):
+    """Sets ``model.optimizer.lr = schedule(epoch, base_lr)`` at the start of
+    every epoch.
+
+    `schedule` is a ``fastmlp.schedules`` Schedule or a function
+    ``f(epoch, base_lr) -> lr``. `base_lr` defaults to the optimizer's lr at
+    the start of each ``fit``; pass it to resume training (``initial_epoch``)
+    after the optimizer's lr has been changed by this schedule.
+    """
+
+    def __init__(self, schedule, base_lr=None):
+        self.schedule = schedules.get(schedule)
+        self._given_base_lr = None if base_lr is None else _finite("base_lr", base_lr)
+        self.base_lr = self._given_base_lr
+
+    def on_train_begin(self, logs=None):
+        if self._given_base_lr is None:
+            self.base_lr = float(self.model.optimizer.lr)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.lr = self.schedule(epoch, self.base_lr)
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``on_epoch_begin(epoch, logs)``,
+    ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
+    ``on_train_end(logs)``; each is optional."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None):
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
+                 "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+        for name, fn in hooks.items():
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
+        self._hooks = hooks
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def _call(self, name, *args):
+        fn = self._hooks[name]
+        if fn is not None:
+            fn(*args)
+
+
+class CallbackList:
+    """The callbacks of one ``fit``, called in the order given; each gets
+    ``set_model(model)`` here."""
+
+    def __init__(self, callbacks, model):
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            raise TypeError("callbacks must be a list of Callback objects, got a single "
+                            f"{type(callbacks).__name__}; wrap it in a list")
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError("callbacks must be fastmlp.callbacks.Callback objects, got "
+                                f"{type(callback).__name__}")
+        self.model = model
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def on_train_begin(self, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_end(logs)

@@ -1,0 +1,15 @@
+"""fastmlp's exceptions."""
+
+
+class DivergenceError(FloatingPointError):
+    """A fit produced a non-finite loss or gradient. The model keeps the last
+    finite weights; `epoch` and `batch` say where it happened."""
+
+    def __init__(self, message, epoch, batch):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+
+
+class ModelFileError(ValueError):
+    """A model file is not one fastmlp wrote, or is damaged."""

@@ -1,0 +1,399 @@
+"""Sequential: the model a user builds, compiles, fits and predicts with.
+
+The Python here validates inputs once, turns targets into the matrix the
+kernels read, and runs once per epoch (callbacks, history, progress); every
+batch of every epoch is the C loop of csrc/nn/net_impl.h, without the GIL.
+"""
+import numbers
+import threading
+import time
+
+import numpy as np
+
+from fastmlp import _core, callbacks as callbacks_module, losses, optim
+from fastmlp._progress import ProgressLine
+from fastmlp.errors import DivergenceError
+from fastmlp.layers import Layer, _count
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_PREDICT_BATCH = 1024
+
+
+def _float_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in _DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _check_finite(x, name):
+    """Raise when x holds NaN or infinity. A sum is the cheap first test; only
+    a non-finite sum (which an overflow can also cause) pays for the full one."""
+    if not np.isfinite(x.sum()) and not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+class Sequential:
+    """A stack of layers: Dense, Dropout, Maxout.
+
+    dtype: "float32" (default) or "float64", for parameters and computation;
+    inputs of another float dtype are converted once. seed: makes
+    initialisation, shuffling and dropout reproducible (None: a random seed,
+    kept in `seed`).
+    """
+
+    def __init__(self, layers=None, input_dim=None, dtype="float32", seed=None):
+        self.layers = []
+        for layer in layers or []:
+            self.add(layer)
+        self.dtype = _float_dtype(dtype)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        self.seed = _count("seed", seed, 0)
+        self.input_dim = None
+        self.loss = self.optimizer = None
+        self.metrics = []
+        self.stop_training = False
+        self.history = None
+        self._reset_training_state()
+        if input_dim is not None:
+            self.build(_count("input_dim", input_dim, 1))
+
+    # ---- structure ---------------------------------------------------------
+
+    def add(self, layer):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layers must be fastmlp layers (Dense, Dropout, Maxout), "
+                            f"not {type(layer).__name__}")
+        if getattr(self, "input_dim", None) is not None:
+            raise ValueError("the model is built; add layers before its first use")
+        self.layers.append(layer)
+
+    def build(self, input_dim):
+        """Create every layer's parameters for `input_dim` input features."""
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        rng = np.random.default_rng(self.seed)
+        width = input_dim
+        for layer in self.layers:
+            width = layer.build(width, self.dtype, rng)
+        self.input_dim = input_dim
+        self._reset_training_state()
+
+    @property
+    def built(self):
+        return self.input_dim is not None
+
+    @property
+    def output_dim(self):
+        return self.layers[-1].units
+
+    def _reset_training_state(self):
+        self._net = self._inference_net = None
+        self._optimizer_state = None
+        self._gradients = None  # the C network writes each batch's gradients here
+        self._step = 0
+
+    def count_params(self):
+        self._require_built()
+        return sum(w.size for layer in self.layers for w in layer.weights)
+
+    def summary(self):
+        """Print and return a table of the layers, output widths and parameters."""
+        self._require_built()
+        rows = [("layer", "output", "params")]
+        for i, layer in enumerate(self.layers):
+            name = f"{type(layer).__name__.lower()}_{i}"
+            detail = f" ({layer.activation.name})" if hasattr(layer, "activation") else ""
+            rows.append((name + detail, f"(None, {layer.units})",
+                         str(sum(w.size for w in layer.weights))))
+        widths = [max(len(r[c]) for r in rows) for c in range(3)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+        rule = "-" * len(lines[0])
+        text = "\n".join([lines[0], rule, *lines[1:], rule,
+                          f"total params: {self.count_params()}  dtype: {self.dtype}"])
+        print(text)
+        return text
+
+    def get_weights(self):
+        """Copies of the parameters: [W1 (in, out), b1 (out,), W2, b2, ...]."""
+        self._require_built()
+        return [w.copy() for layer in self.layers for w in layer.weights]
+
+    def set_weights(self, weights):
+        """Replace every parameter with `weights` (as get_weights returns)."""
+        self._require_built()
+        own = [w for layer in self.layers for w in layer.weights]
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(f"expected {len(own)} arrays, got {len(weights)}")
+        new = []
+        for i, (mine, theirs) in enumerate(zip(own, weights)):
+            arr = np.asarray(theirs)
+            if arr.shape != mine.shape:
+                raise ValueError(f"weights[{i}] has shape {arr.shape}, expected {mine.shape}")
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"weights[{i}] must be numeric, not {arr.dtype}")
+            _check_finite(arr, f"weights[{i}]")
+            new.append(arr)
+        for mine, arr in zip(own, new):  # in place: the C network points at these arrays
+            np.copyto(mine, arr, casting="unsafe")
+
+    # ---- compile -----------------------------------------------------------
+
+    def compile(self, loss, optimizer="adam", metrics=None):
+        """Choose the loss, the optimizer (an fm.optim object or a name) and
+        metrics (["accuracy"] or none)."""
+        self.loss = losses.get(loss)
+        self.optimizer = optim.get(optimizer)
+        self.metrics = []
+        for metric in metrics or []:
+            if metric not in ("accuracy", "acc"):
+                raise ValueError(f"unknown metric {metric!r}; expected 'accuracy'")
+            self.metrics.append("accuracy")
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        last = self.layers[-1]
+        if not last.weights and last.kind == "dropout":
+            raise ValueError("the last layer must be Dense or Maxout, not Dropout")
+        out_act = getattr(getattr(last, "activation", None), "name", None)
+        if self.loss.output and out_act != self.loss.output:
+            raise ValueError(f"loss {self.loss.name!r} needs a Dense output layer with "
+                             f"activation={self.loss.output!r}, got {out_act!r}")
+        if "accuracy" in self.metrics and self._accuracy_kind() is None:
+            raise ValueError(f"accuracy is not defined for loss {self.loss.name!r} with a "
+                             f"{out_act} output")
+        self._reset_training_state()
+
+    def _accuracy_kind(self):
+        out_act = getattr(self.layers[-1], "activation", None)
+        if out_act is not None and out_act.name in ("softmax", "sigmoid"):
+            return "argmax" if out_act.name == "softmax" else "sigmoid"
+        return self.loss.accuracy if self.loss is not None else None
+
+    # ---- the C network -----------------------------------------------------
+
+    def _specs(self, training):
+        specs = []
+        if training:
+            self._gradients = [np.zeros_like(w) for layer in self.layers for w in layer.weights]
+        grads = iter(self._gradients if training else ())
+        for i, layer in enumerate(self.layers):
+            spec = layer.spec()
+            if layer.weights:
+                spec["w"], spec["b"] = layer.weights
+                if training:
+                    spec["dw"], spec["db"] = next(grads), next(grads)
+                    spec["w_state"], spec["b_state"] = self._optimizer_state[i]
+            specs.append(spec)
+        return specs
+
+    def _native(self, training):
+        """The C network over this model's arrays (cached)."""
+        if training:
+            if self._optimizer_state is None:
+                self._optimizer_state = [[self.optimizer.init_state(w) for w in layer.weights]
+                                         or [[], []] for layer in self.layers]
+            if self._net is None:
+                self._net = _core.NativeNet(self._specs(True), self.loss.name, self.loss.delta,
+                                            self._accuracy_kind(), self.dtype, self.seed)
+            return self._net
+        if self._inference_net is None:
+            loss = self.loss or losses.MSE()
+            self._inference_net = _core.NativeNet(
+                self._specs(False), loss.name, loss.delta,
+                self._accuracy_kind() if self.loss else None, self.dtype, self.seed)
+        return self._inference_net
+
+    # ---- data --------------------------------------------------------------
+
+    def _inputs(self, x, name="X"):
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, not {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (samples, features), got shape {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name} has no rows")
+        if not self.built:
+            self.build(arr.shape[1])
+        if arr.shape[1] != self.input_dim:
+            raise ValueError(f"{name} has {arr.shape[1]} features; the model takes "
+                             f"{self.input_dim}")
+        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        _check_finite(arr, name)
+        return arr
+
+    def _targets(self, y, rows, name="y"):
+        t = self.loss.targets(y, self.output_dim, self.dtype)
+        if len(t) != rows:
+            raise ValueError(f"{name} has {len(t)} rows but X has {rows}")
+        return t
+
+    def _row_weights(self, sample_weight, rows):
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight must hold numbers, not {w.dtype}")
+        if w.ndim != 1 or len(w) != rows:
+            raise ValueError(f"sample_weight must have shape ({rows},), got {w.shape}")
+        w = np.ascontiguousarray(w, dtype=self.dtype).reshape(rows, 1)
+        _check_finite(w, "sample_weight")
+        if (w < 0).any():
+            raise ValueError("sample_weight must be >= 0")
+        return w
+
+    def _require_built(self):
+        if not self.built:
+            raise ValueError("the model is not built: give input_dim or fit it first")
+
+    def _require_compiled(self):
+        if self.loss is None:
+            raise ValueError("compile the model (loss, optimizer) before fit or evaluate")
+
+    # ---- fit, evaluate, predict ---------------------------------------------
+
+    def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
+            validation_data=None, sample_weight=None, callbacks=None, verbose=1,
+            initial_epoch=0):
+        """Train for `epochs` epochs of mini-batches; returns the History.
+
+        validation_split: the last fraction of X, y (before shuffling) is held
+        out and evaluated after each epoch; validation_data: (X, y) or
+        (X, y, sample_weight) instead. Raises DivergenceError when a loss or
+        gradient stops being finite, keeping the last finite weights.
+        """
+        self._require_compiled()
+        epochs = _count("epochs", epochs, 0)
+        batch_size = _count("batch_size", batch_size, 1)
+        initial_epoch = _count("initial_epoch", initial_epoch, 0)
+        X = self._inputs(X)
+        T = self._targets(y, len(X))
+        W = self._row_weights(sample_weight, len(X))
+        val = self._validation(X, T, W, validation_split, validation_data)
+        if val is not None and validation_data is None:
+            held = len(val[0])
+            X, T, W = X[:-held], T[:-held], None if W is None else W[:-held]
+        if len(X) == 0:
+            raise ValueError("no training rows left after the validation split")
+
+        history = callbacks_module.History()
+        cbs = callbacks_module.CallbackList([history, *(callbacks or [])], self)
+        net = self._native(training=True)
+        batches = -(-len(X) // batch_size)
+        progress = ProgressLine(batches, epochs) if verbose else None
+        self.stop_training = False
+        net.begin_fit(min(batch_size, len(X)), len(X))
+        try:
+            cbs.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                logs = self._fit_epoch(net, X, T, W, batch_size, epoch, shuffle, progress)
+                if val is not None:
+                    logs.update(self._logs(net.evaluate(*val, _PREDICT_BATCH), "val_"))
+                logs["lr"] = self.optimizer.lr
+                if progress:
+                    progress.end_epoch(logs, logs.pop("_seconds"))
+                else:
+                    logs.pop("_seconds")
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.on_train_end()
+        finally:
+            net.end_fit()
+        self.history = history
+        return history
+
+    def _validation(self, X, T, W, split, data):
+        if data is not None:
+            if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+                raise ValueError("validation_data must be (X, y) or (X, y, sample_weight)")
+            xv = self._inputs(data[0], "validation X")
+            return (xv, self._targets(data[1], len(xv), "validation y"),
+                    self._row_weights(data[2] if len(data) == 3 else None, len(xv)))
+        if isinstance(split, bool) or not isinstance(split, numbers.Real) or not 0 <= split < 1:
+            raise ValueError(f"validation_split must be a number in [0, 1), got {split!r}")
+        held = int(len(X) * split)
+        if held == 0:
+            return None
+        return X[-held:], T[-held:], None if W is None else W[-held:]
+
+    def _fit_epoch(self, net, X, T, W, batch_size, epoch, shuffle, progress):
+        net.set_optimizer(self.optimizer.config(), self._step)
+        before = self.get_weights()
+        start = time.perf_counter()
+        stats = self._watched(net, progress, epoch, start,
+                              lambda: net.train_epoch(X, T, W, batch_size, epoch, shuffle))
+        self._step = net.step
+        if stats["status"] == "diverged":
+            if not all(np.isfinite(w).all() for w in self.get_weights()):
+                self.set_weights(before)
+            raise DivergenceError(
+                f"training diverged in epoch {epoch}, batch {stats['bad_batch']}: the loss or "
+                "a gradient is not finite. The model keeps the weights from before that batch"
+                " (or from the start of the epoch); try a lower learning rate.",
+                epoch, stats["bad_batch"])
+        if stats["status"] == "no memory":
+            raise MemoryError("out of memory during training")
+        logs = self._logs(stats)
+        logs["_seconds"] = time.perf_counter() - start
+        return logs
+
+    @staticmethod
+    def _watched(net, progress, epoch, start, run):
+        """run(), with a thread redrawing the progress line from the C loop's
+        live counters meanwhile (the loop itself never calls Python)."""
+        if progress is None:
+            return run()
+        progress.start_epoch(epoch)
+        done = threading.Event()
+
+        def watch():
+            while not done.wait(0.1):
+                batches, rows, loss_sum = net.progress()
+                if rows:
+                    progress.update(batches, loss_sum / rows,
+                                    rows / (time.perf_counter() - start))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            return run()
+        finally:
+            done.set()
+            watcher.join()
+
+    def _logs(self, stats, prefix=""):
+        logs = {prefix + "loss": stats["loss_sum"] / stats["rows"]}
+        if "accuracy" in self.metrics:
+            per_row = 1 if self._accuracy_kind() == "argmax" else self.output_dim
+            logs[prefix + "accuracy"] = stats["correct"] / (stats["rows"] * per_row)
+        return logs
+
+    def evaluate(self, X, y, sample_weight=None, batch_size=None):
+        """{"loss": ..., and each metric}: the mean loss over X, y without dropout."""
+        self._require_compiled()
+        X = self._inputs(X)
+        T = self._targets(y, len(X))
+        W = self._row_weights(sample_weight, len(X))
+        batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
+        return self._logs(self._native(training=True).evaluate(X, T, W, batch))
+
+    def predict(self, X, batch_size=None):
+        """The outputs for X, shape (samples, outputs), without dropout."""
+        self._require_built()
+        X = self._inputs(X)
+        batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
+        return self._native(training=False).predict(X, batch)
+
+    # ---- pickling -----------------------------------------------------------
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_net"] = state["_inference_net"] = None  # compiled handles are rebuilt
+        return state

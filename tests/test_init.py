@@ -1,0 +1,224 @@
+"""fastmlp.init: shapes and dtypes, the statistics of large samples against the
+target distributions, determinism, get() and its aliases, default_for()."""
+import math
+
+import numpy as np
+import pytest
+
+from fastmlp import init
+
+ALL = [init.Uniform(), init.Normal(), init.Zeros(), init.Constant(0.5),
+       init.LecunNormal(), init.LecunUniform(), init.GlorotNormal(), init.GlorotUniform(),
+       init.HeNormal(), init.HeUniform()]
+
+FAN_IN, FAN_OUT = 400, 600  # 240,000 values: sample variances within ~0.3%
+
+# (initialiser, uniform?, target variance for shape (FAN_IN, FAN_OUT))
+VARIANCE_SCALING = [
+    (init.LecunNormal(), False, 1 / FAN_IN),
+    (init.LecunUniform(), True, 1 / FAN_IN),
+    (init.GlorotNormal(), False, 2 / (FAN_IN + FAN_OUT)),
+    (init.GlorotUniform(), True, 2 / (FAN_IN + FAN_OUT)),
+    (init.HeNormal(), False, 2 / FAN_IN),
+    (init.HeUniform(), True, 2 / FAN_IN),
+]
+
+
+def ids(value):
+    return repr(value) if isinstance(value, init.Initializer) else None
+
+
+def test_fans():
+    assert init.fans((3, 5)) == (3, 5)
+    assert init.fans((7,)) == (7, 7)
+    with pytest.raises(ValueError, match="1 or 2 dimensions"):
+        init.fans((2, 3, 4))
+
+
+@pytest.mark.parametrize("initializer", ALL, ids=ids)
+@pytest.mark.parametrize("shape", [(3, 5), (7,), (1, 1), (0, 4), (4, 0), (0,)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shape_and_dtype(initializer, shape, dtype):
+    out = initializer(shape, np.random.default_rng(0), dtype)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == shape and out.dtype == dtype
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("initializer", ALL, ids=ids)
+def test_same_seed_same_values_and_dtypes_agree(initializer):
+    a = initializer((20, 30), np.random.default_rng(7), np.float64)
+    b = initializer((20, 30), np.random.default_rng(7), np.float64)
+    c = initializer((20, 30), np.random.default_rng(7), np.float32)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(c, a.astype(np.float32))
+
+
+def test_draws_advance_the_generator():
+    rng = np.random.default_rng(1)
+    first = init.HeNormal()((10, 10), rng, np.float64)
+    second = init.HeNormal()((10, 10), rng, np.float64)
+    assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("initializer, uniform, variance", VARIANCE_SCALING,
+                         ids=[repr(case[0]) for case in VARIANCE_SCALING])
+def test_variance_scaling_statistics(initializer, uniform, variance, rng):
+    w = initializer((FAN_IN, FAN_OUT), rng, np.float64)
+    std = math.sqrt(variance)
+    assert abs(w.mean()) < 0.01 * std
+    assert w.var() == pytest.approx(variance, rel=0.02)
+    limit = math.sqrt(3 * variance)
+    if uniform:
+        assert w.min() >= -limit and w.max() <= limit
+        assert w.min() < -0.999 * limit and w.max() > 0.999 * limit
+    else:
+        # Not truncated: about 4.55% of a normal lies beyond 2 std, and 240,000
+        # draws reach past 3.5 std (where a uniform of this variance stops at 1.73).
+        assert np.mean(np.abs(w) > 2 * std) == pytest.approx(0.0455, abs=0.003)
+        assert np.abs(w).max() > 3.5 * std
+
+
+@pytest.mark.parametrize("initializer, scale", [
+    (init.LecunNormal(), 1.0), (init.GlorotUniform(), 1.0), (init.HeNormal(), 2.0)], ids=ids)
+def test_bias_shape_uses_n_as_both_fans(initializer, scale, rng):
+    n = FAN_IN * FAN_OUT
+    assert initializer((n,), rng, np.float64).var() == pytest.approx(scale / n, rel=0.02)
+
+
+def test_fans_follow_the_in_out_layout(rng):
+    # He uses fan_in: the first dimension. Transposing the shape changes the scale.
+    w = init.HeUniform()((100, 2000), rng, np.float64)
+    assert w.var() == pytest.approx(2 / 100, rel=0.02)
+    w = init.HeUniform()((2000, 100), rng, np.float64)
+    assert w.var() == pytest.approx(2 / 2000, rel=0.02)
+
+
+def test_uniform_and_normal(rng):
+    w = init.Uniform(-0.2, 0.6)((500, 500), rng, np.float64)
+    assert w.min() >= -0.2 and w.max() <= 0.6
+    assert w.mean() == pytest.approx(0.2, abs=0.002)
+    assert w.var() == pytest.approx(0.8 ** 2 / 12, rel=0.02)
+    w = init.Normal(mean=1.5, std=0.3)((500, 500), rng, np.float64)
+    assert w.mean() == pytest.approx(1.5, abs=0.003)
+    assert w.std() == pytest.approx(0.3, rel=0.01)
+    assert np.all(init.Normal(mean=2.0, std=0.0)((3, 4), rng, np.float32) == 2.0)
+
+
+def test_constant_and_zeros(rng):
+    assert np.all(init.Constant(0.25)((3, 4), rng, np.float32) == 0.25)
+    assert np.all(init.Constant()((3,), rng, np.float64) == 0.0)
+    assert np.all(init.Zeros()((3, 4), rng, np.float64) == 0.0)
+
+
+def test_default_arguments():
+    assert init.Uniform().get_config() == {"low": -0.05, "high": 0.05}
+    assert init.Normal().get_config() == {"mean": 0.0, "std": 0.05}
+    assert init.Constant().get_config() == {"value": 0.0}
+
+
+@pytest.mark.parametrize("initializer", ALL, ids=ids)
+def test_config_round_trip_and_repr(initializer):
+    config = initializer.get_config()
+    copy = type(initializer)(**config)
+    assert copy.get_config() == config
+    assert repr(copy) == repr(initializer)
+    assert repr(initializer).startswith(type(initializer).__name__ + "(")
+
+
+def test_equality():
+    assert init.get("xavier_uniform") == init.GlorotUniform()
+    assert init.Uniform(-1, 1) == init.Uniform(-1.0, 1.0)
+    assert init.Uniform(-1, 1) != init.Uniform(-1, 2)
+    assert init.HeUniform() != init.HeNormal()
+    assert init.Constant(0.0) != init.Zeros()
+    assert len({init.HeUniform(), init.HeUniform(), init.Normal(std=0.1)}) == 2
+
+
+def test_repr():
+    assert repr(init.Uniform(-1, 2)) == "Uniform(low=-1.0, high=2.0)"
+    assert repr(init.HeUniform()) == "HeUniform()"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: init.Uniform(0.1, 0.1), "low must be less than high"),
+    (lambda: init.Uniform(0.5, -0.5), "low must be less than high"),
+    (lambda: init.Uniform(-np.inf, 0.0), "low must be finite"),
+    (lambda: init.Normal(std=-0.1), "std must be >= 0"),
+    (lambda: init.Normal(mean=np.nan), "mean must be finite"),
+    (lambda: init.Constant(np.inf), "value must be finite"),
+])
+def test_invalid_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("make", [lambda: init.Uniform("0", 1), lambda: init.Normal(std=None),
+                                  lambda: init.Constant(True)])
+def test_non_numeric_arguments(make):
+    with pytest.raises(TypeError, match="must be a real number"):
+        make()
+
+
+def test_invalid_call_arguments():
+    rng = np.random.default_rng(0)
+    he = init.HeUniform()
+    with pytest.raises(ValueError, match="1 or 2 dimensions"):
+        he((2, 3, 4), rng, np.float32)
+    with pytest.raises(ValueError, match="negative"):
+        he((-1, 3), rng, np.float32)
+    with pytest.raises(TypeError, match="tuple of ints"):
+        he((2.0, 3), rng, np.float32)
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        he((2, 3), 0, np.float32)
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        he((2, 3), np.random.RandomState(0), np.float32)
+    with pytest.raises(TypeError, match="floating-point"):
+        he((2, 3), rng, np.int32)
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("uniform", init.Uniform), ("normal", init.Normal), ("zeros", init.Zeros),
+    ("constant", init.Constant),
+    ("lecun_normal", init.LecunNormal), ("lecun_uniform", init.LecunUniform),
+    ("glorot_normal", init.GlorotNormal), ("glorot_uniform", init.GlorotUniform),
+    ("xavier_normal", init.GlorotNormal), ("xavier_uniform", init.GlorotUniform),
+    ("he_normal", init.HeNormal), ("he_uniform", init.HeUniform),
+    ("kaiming_normal", init.HeNormal), ("kaiming_uniform", init.HeUniform),
+])
+def test_get_by_name(name, cls):
+    assert type(init.get(name)) is cls
+
+
+def test_get_instance_is_returned_as_is():
+    uniform = init.Uniform(-1, 1)
+    assert init.get(uniform) is uniform
+
+
+def test_get_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown initialiser 'he'") as info:
+        init.get("he")
+    assert "he_uniform" in str(info.value) and "xavier_normal" in str(info.value)
+
+
+@pytest.mark.parametrize("identifier, message", [
+    (None, "Initializer or a name"), (0.1, "Initializer or a name"),
+    (init.HeUniform, r"HeUniform\(\), not the class"),
+])
+def test_get_wrong_type(identifier, message):
+    with pytest.raises(TypeError, match=message):
+        init.get(identifier)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "gelu", "silu", "softplus"])
+def test_default_for_relu_like(activation):
+    assert type(init.default_for(activation)) is init.HeUniform
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax", "linear", None, "unknown"])
+def test_default_for_others(activation):
+    assert type(init.default_for(activation)) is init.GlorotUniform
+
+
+def test_default_for_returns_a_new_instance():
+    assert init.default_for("relu") is not init.default_for("relu")
