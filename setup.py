@@ -28,9 +28,10 @@ COMMON_FLAGS = [
     # No contraction of a*b+c into FMA behind our back: the kernels call FMA
     # where they mean it, so every ISA path has one, documented, rounding.
     "-ffp-contract=off",
-    # Math functions never set errno here, so GCC may vectorise sqrt and
-    # friends; no result changes.
-    "-fno-math-errno",
+    # Math functions never set errno and no code reads the FP exception
+    # flags, so GCC may vectorise sqrt and if-convert comparisons (x > 0 ? ..)
+    # into masks; no rounding changes.
+    "-fno-math-errno", "-fno-trapping-math",
     "-Wall", "-Wno-unused-function",
 ]
 
@@ -71,8 +72,8 @@ class BuildExt(build_ext):
     """Compiles the per-ISA kernel objects with their own flags, probes OpenMP."""
 
     def build_extension(self, ext):
-        flags = list(COMMON_FLAGS)
-        link_flags = []
+        flags = list(COMMON_FLAGS) + ["-pthread"]
+        link_flags = ["-pthread"]
         if compiler_has_openmp(self.compiler):
             flags.append("-fopenmp")
             link_flags.append("-fopenmp")

@@ -49,3 +49,27 @@ int fm_team_size(void)
     return 1;
 #endif
 }
+
+void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
+{
+    if (threads <= 1) {
+        fn(args);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    fn(args);
+}
+
+int fm_threads_for(double work, double min_work_per_thread)
+{
+    const double most = work / min_work_per_thread;
+    const int threads = fm_get_num_threads();
+    return most < 2 ? 1 : most < threads ? (int)most : threads;
+}
+
+void fm_share(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const int t = fm_thread_id(), nt = fm_team_size();
+    *lo = count * t / nt;
+    *hi = count * (t + 1) / nt;
+}

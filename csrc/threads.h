@@ -2,7 +2,22 @@
 #ifndef FM_THREADS_H
 #define FM_THREADS_H
 
+#include <stddef.h>
+
 int fm_thread_id(void);   /* this thread's number in its team */
 int fm_team_size(void);   /* threads in the current team */
+
+/* fn(args) on `threads` threads, each finding its share with fm_share. One
+ * thread calls fn directly: an OpenMP region costs microseconds even when
+ * it runs on one thread, which small kernels cannot afford. */
+void fm_parallel(void (*fn)(const void *args), const void *args, int threads);
+
+/* Threads worth waking for `work`: at least min_work_per_thread each, at
+ * most fm_get_num_threads(). */
+int fm_threads_for(double work, double min_work_per_thread);
+
+/* This thread's part [*lo, *hi) of `count` items split evenly over its team
+ * (all of them outside a parallel region). */
+void fm_share(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi);
 
 #endif

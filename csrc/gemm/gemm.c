@@ -1,5 +1,6 @@
 /* fm_sgemm and fm_dgemm: the blocked, threaded GEMM of gemm_driver.h for
  * each type, and the planning both share. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "arch/kernel_table.h"
@@ -11,7 +12,7 @@
  * saves: flops for the compute-bound blocked path, elements of B for the
  * one-row and dot paths, which stream B (each thread then keeps its share of
  * B in its own L2 across calls). */
-#define MIN_FLOPS_PER_THREAD (1 << 18)
+#define MIN_FLOPS_PER_THREAD (1 << 19)
 #define MIN_B_ELEMS_PER_THREAD (1 << 15)
 /* Up to this many rows, C = A . W^T is done by dot products over W's rows. */
 #define DOT_MAX_ROWS 4
@@ -49,25 +50,53 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
         /* An A block is reused by every column panel of its B panel. */
         plan.pack_a = n > 4 * blk->nr;
     }
-    const double work = plan.path == FM_GEMM_BLOCKED ? 2.0 * m * n * k / MIN_FLOPS_PER_THREAD
-                                                     : (double)n * k / MIN_B_ELEMS_PER_THREAD;
-    int threads = fm_get_num_threads();
-    if (threads > work)
-        threads = (int)work;
-    if (threads > units)
-        threads = (int)units;
-    plan.threads = threads > 1 ? threads : 1;
+    plan.threads = plan.path == FM_GEMM_BLOCKED ? fm_threads_for(2.0 * m * n * k, MIN_FLOPS_PER_THREAD)
+                                                : fm_threads_for((double)n * k, MIN_B_ELEMS_PER_THREAD);
+    if (plan.threads > units)
+        plan.threads = units > 1 ? (int)units : 1;
     return plan;
 }
 
-void *fm_workspace_alloc(size_t bytes)
+/* Each calling thread keeps its packing workspace between calls, growing it
+ * when a call needs more: a training loop then allocates (and the kernel
+ * zeroes fresh pages) once, not on every GEMM of every batch. Threads never
+ * share one, so concurrent callers are safe; a thread's buffer is freed when
+ * it exits. */
+static pthread_key_t workspace_key;
+static pthread_once_t workspace_once = PTHREAD_ONCE_INIT;
+
+typedef struct { void *p; size_t bytes; } workspace;
+
+static void workspace_destroy(void *w)
 {
-    return aligned_alloc(64, fm_round_up((ptrdiff_t)bytes, 64));
+    free(((workspace *)w)->p);
+    free(w);
 }
 
-void fm_workspace_free(void *p)
+static void workspace_key_create(void)
 {
-    free(p);
+    pthread_key_create(&workspace_key, workspace_destroy);
+}
+
+void *fm_workspace_get(size_t bytes)
+{
+    pthread_once(&workspace_once, workspace_key_create);
+    workspace *w = pthread_getspecific(workspace_key);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w || pthread_setspecific(workspace_key, w) != 0) {
+            free(w);
+            return NULL;
+        }
+    }
+    if (w->bytes < bytes) {
+        free(w->p);
+        w->bytes = fm_round_up((ptrdiff_t)bytes, 4096);
+        w->p = aligned_alloc(64, w->bytes);
+        if (!w->p)
+            w->bytes = 0;
+    }
+    return w->p;
 }
 
 #define FM_T float

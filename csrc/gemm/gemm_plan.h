@@ -28,8 +28,8 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
 
 static inline size_t fm_round_up(ptrdiff_t x, int to) { return (size_t)((x + to - 1) / to) * to; }
 
-/* 64-byte aligned scratch; NULL when out of memory. */
-void *fm_workspace_alloc(size_t bytes);
-void fm_workspace_free(void *p);
+/* The calling thread's 64-byte aligned scratch of at least `bytes`, valid
+ * until its next call; NULL when out of memory. */
+void *fm_workspace_get(size_t bytes);
 
 #endif

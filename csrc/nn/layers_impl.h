@@ -5,37 +5,62 @@
  * Every loop here is element-wise or row-wise, and every reduction runs in a
  * fixed order inside one thread, so results do not depend on the thread
  * count. */
+#include "threads.h"
 #include "nn/nn_math.h"
 
-/* A parallel loop over `count` elements; below 32768 elements it stays on
- * the calling thread, where waking others would cost more. (The count goes
- * through a local: a _Pragma string cannot take a macro argument.) */
-#define FM_PARALLEL_FOR(count)                                                       \
-    const ptrdiff_t fm_par_count = (count);                                          \
-    (void)fm_par_count;                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(fm_get_num_threads()) if (fm_par_count >= 32768)")
+/* The element-wise and row-wise kernels take their operands in one struct
+ * and work on rows [lo, hi); over_rows runs one on all rows, on several
+ * threads when the batch is large enough to pay for them. */
+typedef struct FM_P(rows_args) FM_P(rows_args);
+struct FM_P(rows_args) {
+    void (*fn)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi);
+    ptrdiff_t rows, cols;
+    const FM_T *b, *g, *mask, *in;
+    FM_T *z, *a, *dz, *out;
+    FM_T p;             /* activation parameter */
+    int pieces;         /* maxout */
+    double rate;        /* dropout */
+    uint64_t seed, stream;
+};
 
-/* z += b (row broadcast), a = act(z), over rows x cols; and
- * dz = g * act'(z, a) over count elements: one pair per line of activations.def. */
+/* Elements per thread below which another thread costs more than it saves. */
+#define FM_ELEMS_PER_THREAD 32768.0
+
+static void FM_P(rows_run)(const void *args)
+{
+    const FM_P(rows_args) *r = args;
+    ptrdiff_t lo, hi;
+    fm_share(r->rows, &lo, &hi);
+    r->fn(r, lo, hi);
+}
+
+static void FM_P(over_rows)(const FM_P(rows_args) *r)
+{
+    fm_parallel(FM_P(rows_run), r, fm_threads_for((double)r->rows * r->cols, FM_ELEMS_PER_THREAD));
+}
+
+/* z += b (row broadcast), a = act(z); and dz = g * act'(z, a): one pair per
+ * line of activations.def. */
 #define FM_ACT(id, name, f, df)                                                        \
-    static void FM_P(forward_##id)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *b, FM_T *z, \
-                                   FM_T *a, FM_T p)                                    \
+    static void FM_P(forward_##id)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi) \
     {                                                                                  \
+        const ptrdiff_t cols = r->cols;                                                \
+        const FM_T *restrict b = r->b, p = r->p;                                       \
+        FM_T *restrict z = r->z, *restrict a = r->a;                                   \
         (void)p;                                                                       \
-        FM_PARALLEL_FOR(rows * cols)                                                   \
-        for (ptrdiff_t i = 0; i < rows; ++i)                                           \
+        for (ptrdiff_t i = lo; i < hi; ++i)                                            \
             for (ptrdiff_t j = 0; j < cols; ++j) {                                     \
                 const FM_T x = z[i * cols + j] + b[j];                                 \
                 z[i * cols + j] = x;                                                   \
                 a[i * cols + j] = (f);                                                 \
             }                                                                          \
     }                                                                                  \
-    static void FM_P(backward_##id)(ptrdiff_t count, const FM_T *z, const FM_T *a,     \
-                                    const FM_T *g, FM_T *dz, FM_T p)                   \
+    static void FM_P(backward_##id)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi) \
     {                                                                                  \
+        const FM_T *restrict z = r->z, *restrict a = r->a, *restrict g = r->g, p = r->p; \
+        FM_T *restrict dz = r->dz;                                                     \
         (void)p;                                                                       \
-        FM_PARALLEL_FOR(count)                                                         \
-        for (ptrdiff_t e = 0; e < count; ++e) {                                        \
+        for (ptrdiff_t e = lo * r->cols; e < hi * r->cols; ++e) {                      \
             const FM_T x = z[e], y = a[e];                                             \
             (void)x, (void)y;                                                          \
             dz[e] = g[e] * (df);                                                       \
@@ -44,30 +69,27 @@
 #include "nn/activations.def"
 #undef FM_ACT
 
-typedef void (*FM_P(forward_fn))(ptrdiff_t, ptrdiff_t, const FM_T *, FM_T *, FM_T *, FM_T);
-typedef void (*FM_P(backward_fn))(ptrdiff_t, const FM_T *, const FM_T *, const FM_T *, FM_T *,
-                                  FM_T);
+typedef void (*FM_P(rows_fn))(const FM_P(rows_args) *, ptrdiff_t, ptrdiff_t);
 
-static const FM_P(forward_fn) FM_P(forward_table)[FM_ACT_SOFTMAX] = {
+static const FM_P(rows_fn) FM_P(forward_table)[FM_ACT_SOFTMAX] = {
 #define FM_ACT(id, name, f, df) [FM_ACT_##id] = FM_P(forward_##id),
 #include "nn/activations.def"
 #undef FM_ACT
 };
-static const FM_P(backward_fn) FM_P(backward_table)[FM_ACT_SOFTMAX] = {
+static const FM_P(rows_fn) FM_P(backward_table)[FM_ACT_SOFTMAX] = {
 #define FM_ACT(id, name, f, df) [FM_ACT_##id] = FM_P(backward_##id),
 #include "nn/activations.def"
 #undef FM_ACT
 };
 
 /* z += b, a = softmax(z) row by row (shifted by the row maximum: no overflow). */
-static void FM_P(forward_softmax)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *b, FM_T *z,
-                                  FM_T *a)
+static void FM_P(forward_softmax)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
-    FM_PARALLEL_FOR(rows * cols)
-    for (ptrdiff_t i = 0; i < rows; ++i) {
-        FM_T *zi = z + i * cols, *ai = a + i * cols, top = -FM_T_MAX, sum = 0;
+    const ptrdiff_t cols = r->cols;
+    for (ptrdiff_t i = lo; i < hi; ++i) {
+        FM_T *zi = r->z + i * cols, *ai = r->a + i * cols, top = -FM_T_MAX, sum = 0;
         for (ptrdiff_t j = 0; j < cols; ++j) {
-            zi[j] += b[j];
+            zi[j] += r->b[j];
             top = zi[j] > top ? zi[j] : top;
         }
         for (ptrdiff_t j = 0; j < cols; ++j)
@@ -78,71 +100,71 @@ static void FM_P(forward_softmax)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *b,
 }
 
 /* dz = J_softmax^T g, row by row: dz_j = a_j (g_j - sum_k g_k a_k). */
-static void FM_P(backward_softmax)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *a,
-                                   const FM_T *g, FM_T *dz)
+static void FM_P(backward_softmax)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
-    FM_PARALLEL_FOR(rows * cols)
-    for (ptrdiff_t i = 0; i < rows; ++i) {
-        const FM_T *ai = a + i * cols, *gi = g + i * cols;
+    const ptrdiff_t cols = r->cols;
+    for (ptrdiff_t i = lo; i < hi; ++i) {
+        const FM_T *ai = r->a + i * cols, *gi = r->g + i * cols;
         FM_T dot = 0;
         for (ptrdiff_t j = 0; j < cols; ++j)
             dot += gi[j] * ai[j];
         for (ptrdiff_t j = 0; j < cols; ++j)
-            dz[i * cols + j] = ai[j] * (gi[j] - dot);
+            r->dz[i * cols + j] = ai[j] * (gi[j] - dot);
     }
 }
 
-/* Maxout: z += b; a_j = max of z over the pieces of unit j (the first
- * maximum wins a tie). */
-static void FM_P(forward_maxout)(ptrdiff_t rows, ptrdiff_t units, int pieces, const FM_T *b,
-                                 FM_T *z, FM_T *a)
+/* Maxout, cols = units: z += b; a_j = max of z over the pieces of unit j
+ * (the first maximum wins a tie). */
+static void FM_P(forward_maxout)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
-    const ptrdiff_t zc = units * pieces;
-    FM_PARALLEL_FOR(rows * zc)
-    for (ptrdiff_t i = 0; i < rows; ++i)
+    const int pieces = r->pieces;
+    const ptrdiff_t units = r->cols, zc = units * pieces;
+    for (ptrdiff_t i = lo; i < hi; ++i)
         for (ptrdiff_t j = 0; j < units; ++j) {
-            FM_T *zj = z + i * zc + j * pieces, best = zj[0] += b[j * pieces];
+            FM_T *zj = r->z + i * zc + j * pieces, best = zj[0] += r->b[j * pieces];
             for (int q = 1; q < pieces; ++q) {
-                zj[q] += b[j * pieces + q];
+                zj[q] += r->b[j * pieces + q];
                 best = zj[q] > best ? zj[q] : best;
             }
-            a[i * units + j] = best;
+            r->a[i * units + j] = best;
         }
 }
 
 /* Maxout backward: the gradient of unit j goes to the piece that won. */
-static void FM_P(backward_maxout)(ptrdiff_t rows, ptrdiff_t units, int pieces, const FM_T *z,
-                                  const FM_T *g, FM_T *dz)
+static void FM_P(backward_maxout)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
-    const ptrdiff_t zc = units * pieces;
-    FM_PARALLEL_FOR(rows * zc)
-    for (ptrdiff_t i = 0; i < rows; ++i)
+    const int pieces = r->pieces;
+    const ptrdiff_t units = r->cols, zc = units * pieces;
+    for (ptrdiff_t i = lo; i < hi; ++i)
         for (ptrdiff_t j = 0; j < units; ++j) {
-            const FM_T *zj = z + i * zc + j * pieces;
+            const FM_T *zj = r->z + i * zc + j * pieces;
             int win = 0;
             for (int q = 1; q < pieces; ++q)
                 win = zj[q] > zj[win] ? q : win;
             for (int q = 0; q < pieces; ++q)
-                dz[i * zc + j * pieces + q] = q == win ? g[i * units + j] : 0;
+                r->dz[i * zc + j * pieces + q] = q == win ? r->g[i * units + j] : 0;
         }
 }
 
-/* Inverted dropout: mask = (u >= rate) / (1 - rate), u keyed by the element's
- * place in the batch, so every thread count draws the same mask. */
-static void FM_P(dropout_mask)(ptrdiff_t count, double rate, uint64_t seed, uint64_t stream,
-                               FM_T *mask)
+/* Inverted dropout: mask = (u >= rate) / (1 - rate), out = in * mask, u keyed
+ * by the element's place in the batch, so every thread count draws the same
+ * mask. */
+static void FM_P(dropout)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
-    const FM_T keep = (FM_T)(1 / (1 - rate));
-    FM_PARALLEL_FOR(count)
-    for (ptrdiff_t e = 0; e < count; ++e)
-        mask[e] = fm_rand_uniform(seed, stream, (uint64_t)e) >= rate ? keep : 0;
+    const FM_T keep = (FM_T)(1 / (1 - r->rate));
+    for (ptrdiff_t e = lo * r->cols; e < hi * r->cols; ++e) {
+        r->dz[e] = fm_rand_uniform(r->seed, r->stream, (uint64_t)e) >= r->rate ? keep : 0;
+        r->out[e] = r->in[e] * r->dz[e];
+    }
 }
 
-static void FM_P(multiply)(ptrdiff_t count, const FM_T *x, const FM_T *y, FM_T *out)
+/* out = in * mask, element by element. */
+static void FM_P(multiply)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
-    FM_PARALLEL_FOR(count)
-    for (ptrdiff_t e = 0; e < count; ++e)
-        out[e] = x[e] * y[e];
+    const FM_T *restrict in = r->in, *restrict mask = r->mask;
+    FM_T *restrict out = r->out;
+    for (ptrdiff_t e = lo * r->cols; e < hi * r->cols; ++e)
+        out[e] = in[e] * mask[e];
 }
 
 /* db_j = sum over rows of dz_ij, each column summed top to bottom. */
@@ -195,4 +217,4 @@ static int FM_P(all_finite)(ptrdiff_t count, const FM_T *x)
     return acc == 0;
 }
 
-#undef FM_PARALLEL_FOR
+#undef FM_ELEMS_PER_THREAD

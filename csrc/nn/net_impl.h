@@ -16,22 +16,21 @@ static const FM_T *FM_P(forward)(const fm_net *net, fm_trainer *t, const FM_T *x
         case FM_LAYER_DENSE:
         case FM_LAYER_MAXOUT:
             FM_GEMM(rows, zc, L->in, 1, in, L->in, 1, (const FM_T *)L->w, zc, 1, 0, z, zc, 1);
-            if (L->kind == FM_LAYER_MAXOUT)
-                FM_P(forward_maxout)(rows, L->out, L->pieces, (const FM_T *)L->b, z, a);
-            else if (L->act == FM_ACT_SOFTMAX)
-                FM_P(forward_softmax)(rows, L->out, (const FM_T *)L->b, z, a);
-            else
-                FM_P(forward_table)[L->act](rows, L->out, (const FM_T *)L->b, z, a,
-                                            (FM_T)L->act_param);
+            FM_P(over_rows)(&(FM_P(rows_args)){
+                .fn = L->kind == FM_LAYER_MAXOUT ? FM_P(forward_maxout)
+                      : L->act == FM_ACT_SOFTMAX ? FM_P(forward_softmax)
+                                                 : FM_P(forward_table)[L->act],
+                .rows = rows, .cols = L->out, .b = L->b, .z = z, .a = a,
+                .p = (FM_T)L->act_param, .pieces = L->pieces});
             in = a;
             break;
         case FM_LAYER_DROPOUT:
             if (mode == FM_INFER)
                 break; /* identity: the next layer reads this layer's input */
-            FM_P(dropout_mask)(rows * L->out, mode == FM_TRAIN ? L->rate : 0, net->seed,
-                               fm_stream_dropout((uint64_t)epoch, (uint64_t)batch, (uint64_t)l),
-                               t->mask[l]);
-            FM_P(multiply)(rows * L->out, in, t->mask[l], a);
+            FM_P(over_rows)(&(FM_P(rows_args)){
+                .fn = FM_P(dropout), .rows = rows, .cols = L->out, .in = in, .out = a,
+                .dz = t->mask[l], .rate = mode == FM_TRAIN ? L->rate : 0, .seed = net->seed,
+                .stream = fm_stream_dropout((uint64_t)epoch, (uint64_t)batch, (uint64_t)l)});
             in = a;
             break;
         }
@@ -51,18 +50,20 @@ static void FM_P(backward)(const fm_net *net, fm_trainer *t, const FM_T *x, ptrd
         const FM_T *in = l ? t->a[l - 1] : x;
         const ptrdiff_t zc = L->out * L->pieces;
         if (L->kind == FM_LAYER_DROPOUT) {
-            FM_P(multiply)(rows * L->out, g, t->mask[l], g_next);
+            FM_P(over_rows)(&(FM_P(rows_args)){.fn = FM_P(multiply), .rows = rows,
+                                              .cols = L->out, .in = g, .mask = t->mask[l],
+                                              .out = g_next});
         } else {
             FM_T *dz = t->dz;
-            if (L->kind == FM_LAYER_MAXOUT)
-                FM_P(backward_maxout)(rows, L->out, L->pieces, t->z[l], g, dz);
-            else if (g_is_dz && l == net->n_layers - 1)
+            if (g_is_dz && l == net->n_layers - 1)
                 dz = g;
-            else if (L->act == FM_ACT_SOFTMAX)
-                FM_P(backward_softmax)(rows, L->out, t->a[l], g, dz);
             else
-                FM_P(backward_table)[L->act](rows * L->out, t->z[l], t->a[l], g, dz,
-                                             (FM_T)L->act_param);
+                FM_P(over_rows)(&(FM_P(rows_args)){
+                    .fn = L->kind == FM_LAYER_MAXOUT ? FM_P(backward_maxout)
+                          : L->act == FM_ACT_SOFTMAX ? FM_P(backward_softmax)
+                                                     : FM_P(backward_table)[L->act],
+                    .rows = rows, .cols = L->out, .z = t->z[l], .a = t->a[l], .g = g, .dz = dz,
+                    .p = (FM_T)L->act_param, .pieces = L->pieces});
             /* dW = in^T dz, db = column sums of dz, g_in = dz W^T */
             FM_GEMM(L->in, zc, rows, 1, in, 1, L->in, dz, zc, 1, 0, (FM_T *)L->dw, zc, 1);
             FM_P(column_sums)(rows, zc, dz, (FM_T *)L->db);

@@ -11,17 +11,11 @@
 
 #include "fastmlp.h"
 #include "nn/optim.h"
+#include "threads.h"
 
 /* Below this many elements per thread, waking a thread costs more than its
  * share of a memory-bound update saves. */
-#define MIN_ELEMS_PER_THREAD (1 << 14)
-
-static int threads_for(ptrdiff_t n)
-{
-    const ptrdiff_t most = n / MIN_ELEMS_PER_THREAD;
-    const int threads = fm_get_num_threads();
-    return most < 2 ? 1 : most < threads ? (int)most : threads;
-}
+#define MIN_ELEMS_PER_THREAD 16384.0
 
 int fm_optimizer_state_count(const fm_optimizer *opt)
 {

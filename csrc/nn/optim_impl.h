@@ -8,8 +8,8 @@
  * Scalars (decayed learning rate, bias corrections) are computed in double
  * once per call and rounded to FM_T; the element-wise maths is in FM_T, in the
  * order of PyTorch's single-tensor implementation (a + s*b*c is (s*b)*c, as
- * its addcmul computes it). Each loop only splits its index range between
- * threads, so results are bitwise the same for any thread count.
+ * its addcmul computes it). Each update works on elements [lo, hi), which
+ * threads split, so results are bitwise the same for any thread count.
  *
  * p, g and every state array are distinct, non-overlapping arrays (the
  * bindings check it), hence `restrict`.
@@ -23,15 +23,14 @@ static inline FM_T FM_P(decayed)(FM_T g, FM_T p, FM_T wd)
 }
 
 /* state: [momentum_buffer] when momentum != 0 */
-static void FM_P(sgd)(const fm_optimizer *o, long step, ptrdiff_t n, FM_T *restrict p,
-                      const FM_T *restrict g, FM_T *const *state, int threads)
+static void FM_P(sgd)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
 {
     const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, mom = (FM_T)o->momentum;
     const FM_T undamped = (FM_T)(1 - o->dampening);
     const int first = step == 1, nesterov = o->nesterov;
     FM_T *restrict buf = o->momentum != 0 ? state[0] : NULL;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (ptrdiff_t i = 0; i < n; ++i) {
+    for (ptrdiff_t i = lo; i < hi; ++i) {
         FM_T d = FM_P(decayed)(g[i], p[i], wd);
         if (buf) {
             /* The buffer starts as the first gradient, not as zeros that the
@@ -44,14 +43,13 @@ static void FM_P(sgd)(const fm_optimizer *o, long step, ptrdiff_t n, FM_T *restr
 }
 
 /* state: [sum] */
-static void FM_P(adagrad)(const fm_optimizer *o, long step, ptrdiff_t n, FM_T *restrict p,
-                          const FM_T *restrict g, FM_T *const *state, int threads)
+static void FM_P(adagrad)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
 {
     const FM_T clr = (FM_T)(o->lr / (1 + (double)(step - 1) * o->lr_decay));
     const FM_T wd = (FM_T)o->weight_decay, eps = (FM_T)o->eps;
     FM_T *restrict sum = state[0];
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (ptrdiff_t i = 0; i < n; ++i) {
+    for (ptrdiff_t i = lo; i < hi; ++i) {
         const FM_T d = FM_P(decayed)(g[i], p[i], wd);
         sum[i] += d * d;
         p[i] -= clr * d / (FM_SQRT(sum[i]) + eps);
@@ -59,16 +57,15 @@ static void FM_P(adagrad)(const fm_optimizer *o, long step, ptrdiff_t n, FM_T *r
 }
 
 /* state: [square_avg, momentum_buffer when momentum > 0, grad_avg when centered] */
-static void FM_P(rmsprop)(const fm_optimizer *o, ptrdiff_t n, FM_T *restrict p,
-                          const FM_T *restrict g, FM_T *const *state, int threads)
+static void FM_P(rmsprop)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
 {
     const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, eps = (FM_T)o->eps;
     const FM_T alpha = (FM_T)o->alpha, rest = (FM_T)(1 - o->alpha), mom = (FM_T)o->momentum;
     FM_T *restrict sq = state[0];
     FM_T *restrict buf = o->momentum > 0 ? state[1] : NULL;
     FM_T *restrict gavg = o->centered ? state[buf ? 2 : 1] : NULL;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (ptrdiff_t i = 0; i < n; ++i) {
+    for (ptrdiff_t i = lo; i < hi; ++i) {
         const FM_T d = FM_P(decayed)(g[i], p[i], wd);
         sq[i] = alpha * sq[i] + rest * d * d;
         FM_T var = sq[i];
@@ -87,14 +84,13 @@ static void FM_P(rmsprop)(const fm_optimizer *o, ptrdiff_t n, FM_T *restrict p,
 }
 
 /* state: [square_avg, acc_delta] */
-static void FM_P(adadelta)(const fm_optimizer *o, ptrdiff_t n, FM_T *restrict p,
-                           const FM_T *restrict g, FM_T *const *state, int threads)
+static void FM_P(adadelta)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
 {
     const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, eps = (FM_T)o->eps;
     const FM_T rho = (FM_T)o->rho, rest = (FM_T)(1 - o->rho);
     FM_T *restrict sq = state[0], *restrict acc = state[1];
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (ptrdiff_t i = 0; i < n; ++i) {
+    for (ptrdiff_t i = lo; i < hi; ++i) {
         const FM_T d = FM_P(decayed)(g[i], p[i], wd);
         sq[i] = rho * sq[i] + rest * d * d;
         const FM_T delta = FM_SQRT(acc[i] + eps) / FM_SQRT(sq[i] + eps) * d;
@@ -103,56 +99,78 @@ static void FM_P(adadelta)(const fm_optimizer *o, ptrdiff_t n, FM_T *restrict p,
     }
 }
 
+/* Adam's loop over [lo, hi), specialised (always inlined with a constant) on
+ * `amsgrad` so it has no branch and vectorises. Arguments as in adam(). */
+static inline __attribute__((always_inline)) void
+FM_P(adam_loop)(const int amsgrad, ptrdiff_t lo, ptrdiff_t hi, FM_T *restrict p,
+                const FM_T *restrict g, FM_T *restrict m, FM_T *restrict v,
+                FM_T *restrict vmax, FM_T shrink, FM_T wd, FM_T b1, FM_T rest1, FM_T b2,
+                FM_T rest2, FM_T step_size, FM_T bc2_sqrt, FM_T eps)
+{
+    for (ptrdiff_t i = lo; i < hi; ++i) {
+        const FM_T pi = shrink != 1 ? shrink * p[i] : p[i];
+        const FM_T d = FM_P(decayed)(g[i], pi, wd);
+        m[i] = b1 * m[i] + rest1 * d;
+        v[i] = b2 * v[i] + rest2 * d * d;
+        FM_T vhat = v[i];
+        if (amsgrad) /* a NaN in v propagates, as with torch.maximum */
+            vhat = vmax[i] = vmax[i] >= v[i] ? vmax[i] : v[i];
+        p[i] = pi - step_size * m[i] / (FM_SQRT(vhat) / bc2_sqrt + eps);
+    }
+}
+
 /* Adam, and AdamW when `decoupled`: p shrinks by 1 - lr*wd before the update
  * instead of wd*p joining the gradient.
  * state: [exp_avg, exp_avg_sq, max_exp_avg_sq when amsgrad] */
-static void FM_P(adam)(const fm_optimizer *o, int decoupled, long step, ptrdiff_t n,
-                       FM_T *restrict p, const FM_T *restrict g, FM_T *const *state,
-                       int threads)
+static void FM_P(adam)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
 {
+    const int decoupled = o->kind == FM_OPT_ADAMW;
     const double bc1 = 1 - pow(o->beta1, (double)step), bc2 = 1 - pow(o->beta2, (double)step);
     const FM_T step_size = (FM_T)(o->lr / bc1), bc2_sqrt = (FM_T)sqrt(bc2);
     const FM_T b1 = (FM_T)o->beta1, rest1 = (FM_T)(1 - o->beta1);
     const FM_T b2 = (FM_T)o->beta2, rest2 = (FM_T)(1 - o->beta2), eps = (FM_T)o->eps;
     const FM_T wd = decoupled ? 0 : (FM_T)o->weight_decay;
     const FM_T shrink = decoupled ? (FM_T)(1 - o->lr * o->weight_decay) : 1;
-    FM_T *restrict m = state[0], *restrict v = state[1];
-    FM_T *restrict vmax = o->amsgrad ? state[2] : NULL;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (ptrdiff_t i = 0; i < n; ++i) {
-        const FM_T pi = shrink != 1 ? shrink * p[i] : p[i];
-        const FM_T d = FM_P(decayed)(g[i], pi, wd);
-        m[i] = b1 * m[i] + rest1 * d;
-        v[i] = b2 * v[i] + rest2 * d * d;
-        FM_T vhat = v[i];
-        if (vmax) /* a NaN in v propagates, as with torch.maximum */
-            vhat = vmax[i] = vmax[i] >= v[i] ? vmax[i] : v[i];
-        p[i] = pi - step_size * m[i] / (FM_SQRT(vhat) / bc2_sqrt + eps);
-    }
+    if (o->amsgrad)
+        FM_P(adam_loop)(1, lo, hi, p, g, state[0], state[1], state[2], shrink, wd, b1, rest1, b2,
+                        rest2, step_size, bc2_sqrt, eps);
+    else
+        FM_P(adam_loop)(0, lo, hi, p, g, state[0], state[1], NULL, shrink, wd, b1, rest1, b2,
+                        rest2, step_size, bc2_sqrt, eps);
+}
+
+typedef void (*FM_P(update_fn))(const fm_optimizer *, long, ptrdiff_t, ptrdiff_t, FM_T *restrict,
+                                const FM_T *restrict, FM_T *const *);
+
+static const FM_P(update_fn) FM_P(updates)[FM_OPT_COUNT] = {
+    [FM_OPT_SGD] = FM_P(sgd),           [FM_OPT_ADAGRAD] = FM_P(adagrad),
+    [FM_OPT_RMSPROP] = FM_P(rmsprop),   [FM_OPT_ADADELTA] = FM_P(adadelta),
+    [FM_OPT_ADAM] = FM_P(adam),         [FM_OPT_ADAMW] = FM_P(adam),
+};
+
+typedef struct {
+    const fm_optimizer *opt;
+    long step;
+    ptrdiff_t n;
+    FM_T *p;
+    const FM_T *g;
+    FM_T *const *state;
+} FM_P(step_args);
+
+static void FM_P(step_run)(const void *args)
+{
+    const FM_P(step_args) *a = args;
+    ptrdiff_t lo, hi;
+    fm_share(a->n, &lo, &hi);
+    FM_P(updates)[a->opt->kind](a->opt, a->step, lo, hi, a->p, a->g, a->state);
 }
 
 void FM_STEP(const fm_optimizer *opt, long step, ptrdiff_t n, FM_T *p, const FM_T *g,
              FM_T *const *state)
 {
-    const int threads = threads_for(n);
-    switch (opt->kind) {
-    case FM_OPT_SGD:
-        FM_P(sgd)(opt, step, n, p, g, state, threads);
-        break;
-    case FM_OPT_ADAGRAD:
-        FM_P(adagrad)(opt, step, n, p, g, state, threads);
-        break;
-    case FM_OPT_RMSPROP:
-        FM_P(rmsprop)(opt, n, p, g, state, threads);
-        break;
-    case FM_OPT_ADADELTA:
-        FM_P(adadelta)(opt, n, p, g, state, threads);
-        break;
-    case FM_OPT_ADAM:
-    case FM_OPT_ADAMW:
-        FM_P(adam)(opt, opt->kind == FM_OPT_ADAMW, step, n, p, g, state, threads);
-        break;
-    default: /* not an optimizer: nothing to do */
-        break;
-    }
+    if ((unsigned)opt->kind >= FM_OPT_COUNT)
+        return; /* not an optimizer: nothing to do */
+    const FM_P(step_args) args = {opt, step, n, p, g, state};
+    fm_parallel(FM_P(step_run), &args, fm_threads_for((double)n, MIN_ELEMS_PER_THREAD));
 }
