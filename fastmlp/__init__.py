@@ -14,6 +14,7 @@ from fastmlp._config import config  # noqa: E402
 from fastmlp._core import gemm, get_num_threads, set_num_threads  # noqa: E402
 from fastmlp.errors import DivergenceError, ModelFileError  # noqa: E402
 from fastmlp.gradcheck import check_gradients  # noqa: E402
+from fastmlp.io import load  # noqa: E402
 from fastmlp.layers import Dense, Dropout, Maxout  # noqa: E402
 from fastmlp.model import Sequential  # noqa: E402
 
@@ -21,5 +22,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Dense", "DivergenceError", "Dropout", "Maxout", "ModelFileError", "Sequential",
     "activations", "callbacks", "check_gradients", "config", "gemm", "get_num_threads",
-    "init", "losses", "optim", "schedules", "set_num_threads", "__version__",
+    "init", "load", "losses", "optim", "schedules", "set_num_threads", "__version__",
 ]

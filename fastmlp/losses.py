@@ -34,7 +34,10 @@ class Loss:
             raise ValueError(f"y has shape {np.shape(y)}; this model needs "
                              f"({len(t)}, {outputs})" + (" or a 1-D y" if outputs == 1 else ""))
         _check_numeric(t)
-        return np.ascontiguousarray(t, dtype=dtype)
+        t = np.ascontiguousarray(t, dtype=dtype)
+        if not np.isfinite(t).all():  # after the cast: 1e39 is inf in float32
+            raise ValueError(f"y contains NaN or infinity (as {np.dtype(dtype)})")
+        return t
 
     def get_config(self):
         return {}
@@ -47,8 +50,6 @@ class Loss:
 def _check_numeric(t):
     if t.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric, not {t.dtype}")
-    if t.dtype.kind == "f" and not np.isfinite(t).all():
-        raise ValueError("y contains NaN or infinity")
 
 
 class MSE(Loss):

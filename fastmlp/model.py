@@ -137,10 +137,11 @@ class Sequential:
                 raise ValueError(f"weights[{i}] has shape {arr.shape}, expected {mine.shape}")
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"weights[{i}] must be numeric, not {arr.dtype}")
-            _check_finite(arr, f"weights[{i}]")
+            arr = arr.astype(self.dtype)  # checked after the cast: 1e39 is inf in float32
+            _check_finite(arr, f"weights[{i}] (as {self.dtype})")
             new.append(arr)
         for mine, arr in zip(own, new):  # in place: the C network points at these arrays
-            np.copyto(mine, arr, casting="unsafe")
+            np.copyto(mine, arr)
 
     # ---- compile -----------------------------------------------------------
 
@@ -332,7 +333,9 @@ class Sequential:
         self._step = net.step
         if stats["status"] == "diverged":
             if not all(np.isfinite(w).all() for w in self.get_weights()):
-                self.set_weights(before)
+                for mine, good in zip((w for layer in self.layers for w in layer.weights),
+                                      before):
+                    np.copyto(mine, good)
             raise DivergenceError(
                 f"training diverged in epoch {epoch}, batch {stats['bad_batch']}: the loss or "
                 "a gradient is not finite. The model keeps the weights from before that batch"
@@ -391,7 +394,15 @@ class Sequential:
         batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
         return self._native(training=False).predict(X, batch)
 
-    # ---- pickling -----------------------------------------------------------
+    # ---- files and pickling --------------------------------------------------
+
+    def save(self, path):
+        """Write the model (architecture, weights, compile settings, optimizer
+        state) to `path` atomically, in fastmlp's own format (fm.load reads it)."""
+        from fastmlp import io
+
+        io.save(self, path)
+
 
     def __getstate__(self):
         state = self.__dict__.copy()

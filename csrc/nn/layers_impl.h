@@ -82,7 +82,9 @@ static const FM_P(rows_fn) FM_P(backward_table)[FM_ACT_SOFTMAX] = {
 #undef FM_ACT
 };
 
-/* z += b, a = softmax(z) row by row (shifted by the row maximum: no overflow). */
+/* z += b, a = softmax(z) row by row (shifted by the row maximum: no overflow).
+ * Usually the output layer; a hidden softmax is computed (and differentiated)
+ * all the same. */
 static void FM_P(forward_softmax)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
     const ptrdiff_t cols = r->cols;
@@ -178,7 +180,7 @@ static void FM_P(column_sums)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *dz, FM
 }
 
 /* The L1/L2 penalty l1 sum|W| + l2 sum W^2 (Keras's regularisers), and its
- * gradient added to dW. */
+ * gradient added to dW unless dw is NULL. */
 static double FM_P(add_weight_penalty)(ptrdiff_t count, double l1, double l2, const FM_T *w,
                                        FM_T *dw)
 {
@@ -186,7 +188,8 @@ static double FM_P(add_weight_penalty)(ptrdiff_t count, double l1, double l2, co
     for (ptrdiff_t e = 0; e < count; ++e) {
         const FM_T v = w[e];
         penalty += l1 * FABS(v) + l2 * (double)v * v;
-        dw[e] += (FM_T)(l1 * ((v > 0) - (v < 0)) + 2 * l2 * v);
+        if (dw)
+            dw[e] += (FM_T)(l1 * ((v > 0) - (v < 0)) + 2 * l2 * v);
     }
     return penalty;
 }

@@ -104,18 +104,32 @@ static double FM_P(batch_gradients)(const fm_net *net, fm_trainer *t, ptrdiff_t 
     return loss_sum + penalty * rows;
 }
 
-static int FM_P(gradients_finite)(const fm_net *net)
+/* 1 when every gradient (which = 0) or every parameter (which = 1) is finite. */
+static int FM_P(arrays_finite)(const fm_net *net, int which)
 {
     for (int l = 0; l < net->n_layers; ++l) {
         const fm_layer *L = &net->layers[l];
         if (L->kind == FM_LAYER_DROPOUT)
             continue;
         const ptrdiff_t zc = L->out * L->pieces;
-        if (!FM_P(all_finite)(L->in * zc, (const FM_T *)L->dw) ||
-            !FM_P(all_finite)(zc, (const FM_T *)L->db))
+        if (!FM_P(all_finite)(L->in * zc, (const FM_T *)(which ? L->w : L->dw)) ||
+            !FM_P(all_finite)(zc, (const FM_T *)(which ? L->b : L->db)))
             return 0;
     }
     return 1;
+}
+
+/* Sum over layers of l1 sum|W| + l2 sum W^2. */
+static double FM_P(weight_penalty)(const fm_net *net)
+{
+    double penalty = 0;
+    for (int l = 0; l < net->n_layers; ++l) {
+        const fm_layer *L = &net->layers[l];
+        if (L->kind != FM_LAYER_DROPOUT && (L->l1 != 0 || L->l2 != 0))
+            penalty += FM_P(add_weight_penalty)(L->in * L->out * L->pieces, L->l1, L->l2,
+                                                (const FM_T *)L->w, NULL);
+    }
+    return penalty;
 }
 
 /* One optimizer step on every parameter, then the max-norm constraints. */
@@ -184,12 +198,17 @@ static void FM_P(train_epoch)(fm_net *net, fm_trainer *t, const FM_T *x, const F
             stats->status = FM_NO_MEMORY;
             return;
         }
-        if (!isfinite(loss) || !FM_P(gradients_finite)(net)) {
-            stats->status = FM_DIVERGED;
+        if (!isfinite(loss) || !FM_P(arrays_finite)(net, 0)) {
+            stats->status = FM_DIVERGED; /* nothing changed: the weights are the last good */
             stats->bad_batch = b;
             return;
         }
         FM_P(update)(net);
+        if (!FM_P(arrays_finite)(net, 1)) {
+            stats->status = FM_DIVERGED; /* the update overflowed: the caller restores */
+            stats->bad_batch = b;
+            return;
+        }
         stats->loss_sum += loss;
         stats->correct += correct;
         stats->rows += rows;
@@ -217,6 +236,8 @@ static void FM_P(evaluate)(const fm_net *net, fm_trainer *t, const FM_T *x, cons
         stats->rows += rows;
         stats->batches += 1;
     }
+    /* As in training, the weight penalty counts once per row. */
+    stats->loss_sum += FM_P(weight_penalty)(net) * n;
 }
 
 static void FM_P(predict)(const fm_net *net, fm_trainer *t, const FM_T *x, ptrdiff_t n,

@@ -1,0 +1,145 @@
+"""Every activation's forward pass, through a one-layer model's predict,
+against the float64 NumPy reference (tests/reference_mlp.py)."""
+import numpy as np
+import pytest
+
+import fastmlp as fm
+from fastmlp import activations
+
+import reference_mlp as ref
+
+# (activation as given to Dense, reference name, reference parameter)
+ELEMENTWISE = [
+    ("linear", "linear", 0.0),
+    ("sigmoid", "sigmoid", 0.0),
+    ("tanh", "tanh", 0.0),
+    ("relu", "relu", 0.0),
+    ("leaky_relu", "leaky_relu", 0.01),
+    (activations.LeakyReLU(0.2), "leaky_relu", 0.2),
+    ("elu", "elu", 1.0),
+    (activations.ELU(alpha=0.5), "elu", 0.5),
+    ("softplus", "softplus", 0.0),
+    ("gelu", "gelu", 0.0),
+    ("silu", "silu", 0.0),
+]
+ALL = ELEMENTWISE + [("softmax", "softmax", 0.0)]
+
+
+def _id(case):
+    act = case[0]
+    return act if isinstance(act, str) else repr(act)
+
+
+def identity_model(act, width, dtype):
+    """One Dense layer with W = I and b = 0: predict(x) is act(x)."""
+    model = fm.Sequential([fm.Dense(width, activation=act)], input_dim=width, dtype=dtype, seed=0)
+    model.set_weights([np.eye(width), np.zeros(width)])
+    return model
+
+
+def grid(width=6):
+    """Inputs from -12 to 12 (both sides of softplus' switch at 20 come later),
+    zero included, as rows of `width` values."""
+    values = np.concatenate([np.linspace(-12, 12, 97), [0.0, -1e-3, 1e-3, 0.5, -0.5, 3.0]])
+    values = np.concatenate([values, np.zeros((-len(values)) % width)])
+    return values.reshape(-1, width)
+
+
+@pytest.mark.parametrize("case", ALL, ids=[_id(c) for c in ALL])
+def test_forward_float64_matches_reference(case):
+    act, name, param = case
+    x = grid()
+    out = identity_model(act, x.shape[1], "float64").predict(x)
+    assert out.dtype == np.float64 and out.shape == x.shape
+    np.testing.assert_allclose(out, ref.activation(name, x, param), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("case", ALL, ids=[_id(c) for c in ALL])
+def test_forward_float32_matches_reference(case):
+    act, name, param = case
+    x = grid().astype(np.float32)
+    out = identity_model(act, x.shape[1], "float32").predict(x)
+    assert out.dtype == np.float32
+    expected = ref.activation(name, x.astype(np.float64), param)
+    # float32 rounding: about 1e-6 relative; an absolute floor where the
+    # output is near zero (GELU's x Phi(x) for x << 0 cancels in 1 + erf).
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", ALL, ids=[_id(c) for c in ALL])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_forward_with_random_weights_and_bias(case, dtype):
+    """z = x W + b before the activation (not only the identity layer)."""
+    act, name, param = case
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((13, 5))
+    W, b = rng.standard_normal((5, 4)), rng.standard_normal(4)
+    model = fm.Sequential([fm.Dense(4, activation=act)], input_dim=5, dtype=dtype, seed=0)
+    model.set_weights([W, b])
+    W32, b32, x32 = (a.astype(dtype).astype(np.float64) for a in (W, b, x))
+    expected = ref.activation(name, x32 @ W32 + b32, param)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(x), expected, **tol)
+
+
+EXTREME = [-1e3, -200.0, -88.0, -30.0, -21.0, -20.0, -19.5, 19.5, 20.0, 20.5, 30.0, 88.0,
+           89.0, 200.0, 1e3]
+
+
+@pytest.mark.parametrize("case", ALL, ids=[_id(c) for c in ALL])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_extreme_inputs_stay_finite_and_correct(case, dtype):
+    """|x| up to 1e3: no overflow to inf or NaN (e^1000 overflows both
+    dtypes), and the values are the limits: sigmoid 0/1, tanh -1/1, softplus
+    0/x, ELU -alpha, softmax one-hot."""
+    act, name, param = case
+    x = np.array(EXTREME).reshape(-1, 3)
+    out = identity_model(act, 3, dtype).predict(x)
+    assert np.isfinite(out).all(), out
+    expected = ref.activation(name, x, param)
+    if dtype == "float64":
+        np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-300)
+    else:
+        np.testing.assert_allclose(out, expected, rtol=2e-6, atol=1e-30)
+
+
+def test_extreme_limits_spelled_out():
+    x = np.array([[-1e3, 1e3]])
+    for dtype in ("float32", "float64"):
+        assert identity_model("sigmoid", 2, dtype).predict(x).tolist() == [[0.0, 1.0]]
+        assert identity_model("tanh", 2, dtype).predict(x).tolist() == [[-1.0, 1.0]]
+        assert identity_model("softplus", 2, dtype).predict(x).tolist() == [[0.0, 1e3]]
+        assert identity_model("softmax", 2, dtype).predict(x).tolist() == [[0.0, 1.0]]
+        assert identity_model("elu", 2, dtype).predict(x).tolist() == [[-1.0, 1e3]]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_rows(dtype):
+    x = np.array([[1e3, -1e3, 0.0], [1e3, 1e3, -1e3], [-1e3, -1e3, -1e3], [0.1, 0.2, 0.3],
+                  [-500.0, -501.0, -502.0]])
+    out = identity_model("softmax", 3, dtype).predict(x)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(out, ref.activation("softmax", x), rtol=1e-6, atol=1e-30)
+    np.testing.assert_array_equal(out[2], np.full(3, out.dtype.type(1 / 3)))
+
+
+def test_softplus_switches_to_linear_above_20():
+    """PyTorch's threshold: x itself above 20, log1p(exp(x)) at or below."""
+    x = np.array([[20.0, np.nextafter(20.0, 21.0), 25.0]])
+    out = identity_model("softplus", 3, "float64").predict(x)[0]
+    assert out[0] == np.log1p(np.exp(20.0))
+    assert out[1] == x[0, 1] and out[2] == 25.0
+
+
+@pytest.mark.parametrize("name, expected", [
+    (None, "linear"), ("identity", "linear"), ("swish", "silu"), ("ReLU", "relu"),
+    ("GELU", "gelu")])
+def test_names_and_aliases(name, expected):
+    assert fm.Dense(2, activation=name).activation.name == expected
+
+
+def test_default_parameters_are_pytorchs():
+    assert activations.get("leaky_relu").param == 0.01
+    assert activations.get("elu").param == 1.0
+    assert activations.LeakyReLU().param == 0.01 and activations.ELU().param == 1.0
