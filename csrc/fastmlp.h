@@ -52,4 +52,9 @@ int fm_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
              const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
              double beta, double *c, ptrdiff_t rs_c, ptrdiff_t cs_c);
 
+/* ---- checks (csrc/checks.c) --------------------------------------------- */
+/* 1 when no element of x[0..n) is NaN or infinite. */
+int fm_s_all_finite(const float *x, ptrdiff_t n);
+int fm_d_all_finite(const double *x, ptrdiff_t n);
+
 #endif

@@ -27,3 +27,6 @@ cdef extern from "fastmlp.h" nogil:
                  const double *a, Py_ssize_t rs_a, Py_ssize_t cs_a,
                  const double *b, Py_ssize_t rs_b, Py_ssize_t cs_b,
                  double beta, double *c, Py_ssize_t rs_c, Py_ssize_t cs_c)
+
+    int fm_s_all_finite(const float *x, Py_ssize_t n)
+    int fm_d_all_finite(const double *x, Py_ssize_t n)

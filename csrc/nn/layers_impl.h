@@ -211,13 +211,4 @@ static void FM_P(apply_max_norm)(ptrdiff_t in, ptrdiff_t cols, double max_norm, 
     }
 }
 
-/* 1 when every element is finite. */
-static int FM_P(all_finite)(ptrdiff_t count, const FM_T *x)
-{
-    FM_T acc = 0;
-    for (ptrdiff_t e = 0; e < count; ++e)
-        acc += x[e] * 0; /* NaN or inf anywhere makes acc NaN */
-    return acc == 0;
-}
-
 #undef FM_ELEMS_PER_THREAD

@@ -119,6 +119,7 @@ void fm_trainer_destroy(fm_trainer *t)
 #define FM_P(x) s_##x
 #define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_sgemm, __VA_ARGS__)
 #define FM_OPT_STEP fm_s_optimizer_step
+#define FM_ALL_FINITE fm_s_all_finite
 #include "nn/layers_impl.h"
 #include "nn/losses_impl.h"
 #include "nn/net_impl.h"
@@ -127,12 +128,14 @@ void fm_trainer_destroy(fm_trainer *t)
 #undef FM_P
 #undef FM_GEMM
 #undef FM_OPT_STEP
+#undef FM_ALL_FINITE
 
 #define FM_T double
 #define FM_T_IS_DOUBLE 1
 #define FM_P(x) d_##x
 #define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_dgemm, __VA_ARGS__)
 #define FM_OPT_STEP fm_d_optimizer_step
+#define FM_ALL_FINITE fm_d_all_finite
 #include "nn/layers_impl.h"
 #include "nn/losses_impl.h"
 #include "nn/net_impl.h"

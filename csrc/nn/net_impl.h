@@ -1,5 +1,6 @@
 /* Forward, backward and the training loop for one data type. Included by
- * net.c with FM_T, FM_P(x), FM_GEMM, FM_OPT_STEP and FM_T_IS_DOUBLE defined,
+ * net.c with FM_T, FM_P(x), FM_GEMM, FM_OPT_STEP, FM_ALL_FINITE and
+ * FM_T_IS_DOUBLE defined,
  * after layers_impl.h and losses_impl.h. */
 
 /* The layers on `rows` rows of x; returns the network's output. */
@@ -112,8 +113,8 @@ static int FM_P(arrays_finite)(const fm_net *net, int which)
         if (L->kind == FM_LAYER_DROPOUT)
             continue;
         const ptrdiff_t zc = L->out * L->pieces;
-        if (!FM_P(all_finite)(L->in * zc, (const FM_T *)(which ? L->w : L->dw)) ||
-            !FM_P(all_finite)(zc, (const FM_T *)(which ? L->b : L->db)))
+        if (!FM_ALL_FINITE((const FM_T *)(which ? L->w : L->dw), L->in * zc) ||
+            !FM_ALL_FINITE((const FM_T *)(which ? L->b : L->db), zc))
             return 0;
     }
     return 1;
