@@ -1,5 +1,4 @@
 """fastmlp.config(): what this build is and what it runs on."""
-import numpy as np
 
 from fastmlp import _core
 

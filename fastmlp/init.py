@@ -16,10 +16,11 @@ Names accepted by :func:`get`::
     he_normal, he_uniform           (aliases kaiming_normal, kaiming_uniform)
 """
 import math
-import numbers
 import operator
 
 import numpy as np
+
+from fastmlp._checks import finite as _finite
 
 __all__ = [
     "Initializer", "Uniform", "Normal", "Zeros", "Constant",
@@ -35,16 +36,6 @@ def fans(shape):
     if len(shape) == 1:
         return int(shape[0]), int(shape[0])
     raise ValueError(f"shape must have 1 or 2 dimensions, got {tuple(shape)!r}")
-
-
-def _finite(name, value):
-    """`value` as a float; TypeError unless a real number, ValueError unless finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def _check_shape(shape):

@@ -4,32 +4,10 @@ A layer validates its settings, creates its parameters when the model is
 built, and describes itself to the C network (`spec`). The computation is in
 csrc/nn.
 """
-import math
-import numbers
-
 import numpy as np
 
 from fastmlp import activations, init
-
-
-def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _real(name, value, *, low=0.0, high=math.inf, low_open=False, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < low or (low_open and value == low) or value >= high:
-        interval = f"{'(' if low_open else '['}{low}, {high})"
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value}")
-    return value
+from fastmlp._checks import count, in_range
 
 
 class Layer:
@@ -60,12 +38,12 @@ class _Weighted(Layer):
     pieces = 1
 
     def __init__(self, units, kernel_initializer, bias_initializer, l1, l2, max_norm):
-        self.units = _count("units", units, 1)
+        self.units = count("units", units, 1)
         self.kernel_initializer = init.get(kernel_initializer)
         self.bias_initializer = init.get(bias_initializer)
-        self.l1 = _real("l1", l1)
-        self.l2 = _real("l2", l2)
-        self.max_norm = _real("max_norm", max_norm, low_open=True, allow_none=True)
+        self.l1 = in_range("l1", l1)
+        self.l2 = in_range("l2", l2)
+        self.max_norm = None if max_norm is None else in_range("max_norm", max_norm, low_open=True)
         self.weights = ()
 
     def build(self, input_dim, dtype, rng):
@@ -120,7 +98,7 @@ class Maxout(_Weighted):
     def __init__(self, units, pieces=2, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", l1=0.0, l2=0.0, max_norm=None):
         super().__init__(units, kernel_initializer, bias_initializer, l1, l2, max_norm)
-        self.pieces = _count("pieces", pieces, 1)
+        self.pieces = count("pieces", pieces, 1)
 
     def get_config(self):
         return dict(super().get_config(), pieces=self.pieces)
@@ -133,7 +111,7 @@ class Dropout(Layer):
     kind = "dropout"
 
     def __init__(self, rate):
-        self.rate = _real("rate", rate, high=1.0)
+        self.rate = in_range("rate", rate, high=1.0)
 
     def build(self, input_dim, dtype, rng):
         self.input_dim = self.units = input_dim

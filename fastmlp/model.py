@@ -13,7 +13,8 @@ import numpy as np
 from fastmlp import _core, callbacks as callbacks_module, losses, optim
 from fastmlp._progress import ProgressLine
 from fastmlp.errors import DivergenceError
-from fastmlp.layers import Layer, _count
+from fastmlp._checks import count as _count
+from fastmlp.layers import Layer
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _PREDICT_BATCH = 1024

@@ -10,34 +10,11 @@ names to look up: each needs an argument (a step size, a rate, a period), so
 :func:`get` takes only a Schedule or a function ``f(epoch, base_lr) -> lr``.
 """
 import math
-import numbers
-import operator
+
+from fastmlp._checks import count as _int_at_least, finite as _finite
 
 __all__ = ["Schedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
            "LambdaSchedule", "get"]
-
-
-def _finite(name, value):
-    """`value` as a float; TypeError unless a real number, ValueError unless finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _int_at_least(name, value, minimum):
-    """`value` as an int; TypeError unless an integer, ValueError if below `minimum`."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _decay_factor(name, value):

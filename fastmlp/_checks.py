@@ -1,0 +1,38 @@
+"""Argument checks shared by the public constructors: each returns the value
+in its canonical type or raises TypeError (wrong kind) / ValueError (wrong
+value) naming the argument."""
+import math
+import numbers
+import operator
+
+
+def finite(name, value):
+    """`value` as a float; TypeError unless a real number, ValueError unless finite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def count(name, value, minimum):
+    """`value` as an int; TypeError unless an integer, ValueError if below `minimum`."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def in_range(name, value, low=0.0, high=math.inf, *, low_open=False):
+    """finite(value), in [low, high) (or (low, high) when low_open)."""
+    value = finite(name, value)
+    if value < low or (low_open and value == low) or value >= high:
+        interval = f"{'(' if low_open else '['}{low}, {high})"
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    return value
