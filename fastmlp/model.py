@@ -5,8 +5,8 @@ kernels read, and runs once per epoch (callbacks, history, progress); every
 batch of every epoch is the C loop of csrc/nn/net_impl.h, without the GIL.
 """
 import numbers
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import numpy as np
 
@@ -292,26 +292,32 @@ class Sequential:
         batches = -(-len(X) // batch_size)
         progress = ProgressLine(batches, epochs) if verbose else None
         self.stop_training = False
-        net.begin_fit(min(batch_size, len(X)), len(X))
-        try:
-            cbs.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
-                cbs.on_epoch_begin(epoch)
-                logs = self._fit_epoch(net, X, T, W, batch_size, epoch, shuffle, progress)
-                if val is not None:
-                    logs.update(self._logs(net.evaluate(*val, _PREDICT_BATCH), "val_"))
-                logs["lr"] = self.optimizer.lr
-                if progress:
-                    progress.end_epoch(logs, logs.pop("_seconds"))
-                else:
-                    logs.pop("_seconds")
-                cbs.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-            cbs.on_train_end()
-        finally:
-            net.end_fit()
-        self.history = history
+        # One worker thread runs every native call of this fit, so its OpenMP
+        # threads and GEMM buffers live across epochs; this thread waits,
+        # draws progress and turns Ctrl-C into a stop at a batch boundary.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastmlp-fit") as worker:
+            net.begin_fit(min(batch_size, len(X)), len(X))
+            try:
+                cbs.on_train_begin()
+                for epoch in range(initial_epoch, epochs):
+                    cbs.on_epoch_begin(epoch)
+                    logs = self._fit_epoch(worker, net, X, T, W, batch_size, epoch, shuffle,
+                                           progress)
+                    if val is not None:
+                        stats = self._wait(worker.submit(net.evaluate, *val, _PREDICT_BATCH),
+                                           net)
+                        logs.update(self._logs(stats, "val_"))
+                    logs["lr"] = self.optimizer.lr
+                    seconds = logs.pop("_seconds")
+                    if progress:
+                        progress.end_epoch(logs, seconds)
+                    cbs.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        break
+                cbs.on_train_end()
+            finally:
+                self.history = history
+                net.end_fit()
         return history
 
     def _validation(self, X, T, W, split, data):
@@ -328,13 +334,17 @@ class Sequential:
             return None
         return X[-held:], T[-held:], None if W is None else W[-held:]
 
-    def _fit_epoch(self, net, X, T, W, batch_size, epoch, shuffle, progress):
+    def _fit_epoch(self, worker, net, X, T, W, batch_size, epoch, shuffle, progress):
         net.set_optimizer(self.optimizer.config(), self._step)
         before = self.get_weights()
         start = time.perf_counter()
-        stats = self._watched(net, progress, epoch, start,
-                              lambda: net.train_epoch(X, T, W, batch_size, epoch, shuffle))
-        self._step = net.step
+        if progress:
+            progress.start_epoch(epoch)
+        try:
+            stats = self._wait(worker.submit(net.train_epoch, X, T, W, batch_size, epoch, shuffle),
+                               net, progress, start)
+        finally:  # also after Ctrl-C: the weights are those after the last whole batch
+            self._step = net.step
         if stats["status"] == "diverged":
             if not all(np.isfinite(w).all() for w in self.get_weights()):
                 for mine, good in zip((w for layer in self.layers for w in layer.weights),
@@ -352,28 +362,29 @@ class Sequential:
         return logs
 
     @staticmethod
-    def _watched(net, progress, epoch, start, run):
-        """run(), with a thread redrawing the progress line from the C loop's
-        live counters meanwhile (the loop itself never calls Python)."""
-        if progress is None:
-            return run()
-        progress.start_epoch(epoch)
-        done = threading.Event()
-
-        def watch():
-            while not done.wait(0.1):
-                batches, rows, loss_sum = net.progress()
-                if rows:
-                    progress.update(batches, loss_sum / rows,
-                                    rows / (time.perf_counter() - start))
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        try:
-            return run()
-        finally:
-            done.set()
-            watcher.join()
+    def _wait(future, net, progress=None, start=None):
+        """The result of future, waited for in short slices while the progress
+        line is redrawn from the native loop's live counters (the loop itself
+        never calls Python). Ctrl-C asks the loop to stop at the next batch
+        boundary, waits for it, then raises KeyboardInterrupt: the model and
+        its history stay usable."""
+        interrupted = False
+        while not future.done():
+            try:
+                future.result(timeout=0.1)
+            except FutureTimeout:
+                if progress:
+                    batches, rows, loss_sum = net.progress()
+                    if rows:
+                        progress.update(batches, loss_sum / rows,
+                                        rows / (time.perf_counter() - start))
+            except KeyboardInterrupt:
+                net.request_stop()
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt("fit interrupted; the model keeps the weights after the "
+                                    "last whole batch")
+        return future.result()
 
     def _logs(self, stats, prefix=""):
         logs = {prefix + "loss": stats["loss_sum"] / stats["rows"]}

@@ -1,0 +1,46 @@
+"""Ctrl-C during fit stops at a batch boundary and leaves a usable model."""
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+SCRIPT = textwrap.dedent("""
+    import json, signal, sys
+    import numpy as np
+    # A shell may start this process with SIGINT ignored (background jobs);
+    # Python then installs no handler. Give it the interactive one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    import fastmlp as fm
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 64), dtype=np.float32)
+    y = np.argmax(X @ rng.standard_normal((64, 5)), axis=1)
+    m = fm.Sequential([fm.Dense(256, activation="relu"), fm.Dense(5, activation="softmax")],
+                      input_dim=64, seed=0)
+    m.compile("cross_entropy", "adam")
+    print("ready", flush=True)
+    try:
+        m.fit(X, y, epochs=10_000, batch_size=8, verbose=0)
+        outcome = "finished"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    p = m.predict(X[:10])
+    print(json.dumps({"outcome": outcome, "epochs": len(m.history.epoch),
+                      "finite": bool(all(np.isfinite(w).all() for w in m.get_weights())),
+                      "probabilities": bool(np.allclose(p.sum(axis=1), 1, atol=1e-5)),
+                      "step": m._step}))
+""")
+
+
+def test_ctrl_c_stops_fit_and_keeps_a_usable_model():
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.5)  # inside the native loop, a few epochs in
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["outcome"] == "interrupted"
+    assert result["finite"] and result["probabilities"]
+    assert result["step"] > 0
