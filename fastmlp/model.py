@@ -5,6 +5,7 @@ kernels read, and runs once per epoch (callbacks, history, progress); every
 batch of every epoch is the C loop of csrc/nn/net_impl.h, without the GIL.
 """
 import numbers
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
@@ -28,6 +29,18 @@ def _float_dtype(dtype):
     if dt not in _DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {dt}")
     return dt
+
+
+_workers = threading.local()
+
+
+def _fit_worker():
+    """The calling thread's worker for fit: one thread that lives as long as
+    the process, so its OpenMP threads and GEMM buffers serve every epoch of
+    every fit instead of being created again each time."""
+    if not hasattr(_workers, "executor"):
+        _workers.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastmlp-fit")
+    return _workers.executor
 
 
 def _check_finite(x, name):
@@ -292,32 +305,32 @@ class Sequential:
         batches = -(-len(X) // batch_size)
         progress = ProgressLine(batches, epochs) if verbose else None
         self.stop_training = False
-        # One worker thread runs every native call of this fit, so its OpenMP
-        # threads and GEMM buffers live across epochs; this thread waits,
-        # draws progress and turns Ctrl-C into a stop at a batch boundary.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastmlp-fit") as worker:
-            net.begin_fit(min(batch_size, len(X)), len(X))
-            try:
-                cbs.on_train_begin()
-                for epoch in range(initial_epoch, epochs):
-                    cbs.on_epoch_begin(epoch)
-                    logs = self._fit_epoch(worker, net, X, T, W, batch_size, epoch, shuffle,
-                                           progress)
-                    if val is not None:
-                        stats = self._wait(worker.submit(net.evaluate, *val, _PREDICT_BATCH),
-                                           net)
-                        logs.update(self._logs(stats, "val_"))
-                    logs["lr"] = self.optimizer.lr
-                    seconds = logs.pop("_seconds")
-                    if progress:
-                        progress.end_epoch(logs, seconds)
-                    cbs.on_epoch_end(epoch, logs)
-                    if self.stop_training:
-                        break
-                cbs.on_train_end()
-            finally:
-                self.history = history
-                net.end_fit()
+        # A worker thread runs the native calls (see _fit_worker) while this
+        # thread waits, draws progress and turns Ctrl-C into a stop at a
+        # batch boundary.
+        worker = _fit_worker()
+        net.begin_fit(min(batch_size, len(X)), len(X))
+        try:
+            cbs.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                logs = self._fit_epoch(worker, net, X, T, W, batch_size, epoch, shuffle,
+                                       progress)
+                if val is not None:
+                    stats = self._wait(worker.submit(net.evaluate, *val, _PREDICT_BATCH),
+                                       net)
+                    logs.update(self._logs(stats, "val_"))
+                logs["lr"] = self.optimizer.lr
+                seconds = logs.pop("_seconds")
+                if progress:
+                    progress.end_epoch(logs, seconds)
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.on_train_end()
+        finally:
+            self.history = history
+            net.end_fit()
         return history
 
     def _validation(self, X, T, W, split, data):
