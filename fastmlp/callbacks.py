@@ -11,9 +11,10 @@ Epochs count from 0. At epoch end `logs` maps names to floats, e.g.
 ``{"loss": .., "accuracy": .., "val_loss": .., "val_accuracy": .., "lr": ..}``.
 
 The model a callback sees (``self.model``) provides ``stop_training`` (bool),
-``optimizer.lr`` (float, may be assigned), ``get_weights()`` -> list of arrays and
-``set_weights(list_of_arrays)``.
+``optimizer.lr`` (float, may be assigned), ``get_weights()`` -> list of arrays,
+``set_weights(list_of_arrays)`` and ``save(path)`` (ModelCheckpoint).
 """
+import os
 import warnings
 
 import numpy as np
@@ -22,7 +23,7 @@ from fastmlp import schedules
 from fastmlp.schedules import _finite, _int_at_least
 
 __all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau",
-           "LearningRateScheduler", "LambdaCallback", "CallbackList"]
+           "LearningRateScheduler", "LambdaCallback", "ModelCheckpoint", "CallbackList"]
 
 # Metrics where larger is better, matched as substrings of the monitored name by
 # mode="auto"; anything else (losses, errors) is minimised.
@@ -263,6 +264,68 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.model.optimizer.lr = self.schedule(epoch, self.base_lr)
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Saves the model (``model.save``) at the end of every epoch, or only of
+    those that improve the monitored value (Keras semantics).
+
+    `filepath` may hold format fields: ``epoch`` (counted from 1, as Keras
+    prints it) and any name in the epoch's logs, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.fmlp"``; missing directories are
+    created. With `save_best_only`, an epoch is saved only when the monitored
+    value beats the best so far (mode as in EarlyStopping), and a missing
+    value is warned about once. The best value is kept across ``fit`` calls.
+    save_freq: only "epoch" (batches run in C, without callbacks).
+
+    A checkpoint holds the optimizer state and step count, and the random
+    streams depend only on the seed and the epoch, so
+    ``fm.load(path).fit(..., epochs=n, initial_epoch=e)`` with the checkpoint
+    of epoch e (1-based) continues as if never interrupted.
+
+    Attributes: ``best``, ``last_path`` (the last file written, or None).
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
+                 save_freq="epoch", verbose=0):
+        super().__init__(monitor, mode, 0.0)
+        self.filepath = os.fspath(filepath)
+        if save_freq != "epoch":
+            raise ValueError(f"save_freq must be 'epoch', got {save_freq!r}: fastmlp runs "
+                             "the batches of an epoch in C, without callbacks")
+        self.save_best_only = bool(save_best_only)
+        self.save_freq = save_freq
+        self.verbose = _int_at_least("verbose", verbose, 0)
+        self.last_path = None
+        self._reset()
+
+    def on_train_begin(self, logs=None):
+        self._warned = False  # unlike the others, keep `best` from an earlier fit, as Keras
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            current = self._monitored(logs)
+            if current is None or not self._improves(current, self.best):
+                return
+            previous, self.best = self.best, current
+        path = self._path(epoch, logs)
+        if self.verbose:
+            why = (f"{self.monitor} improved from {previous:.5f} to {current:.5f}, "
+                   if self.save_best_only else "")
+            print(f"Epoch {epoch + 1}: {why}saving model to {path}")
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        self.model.save(path)
+        self.last_path = path
+
+    def _path(self, epoch, logs):
+        try:
+            return self.filepath.format(**{**logs, "epoch": epoch + 1})
+        except (KeyError, IndexError) as e:
+            raise KeyError(f"ModelCheckpoint cannot format the filepath {self.filepath!r}: "
+                           f"no {e} in the epoch logs (available: {', '.join(logs)})") from None
 
 
 class LambdaCallback(Callback):

@@ -66,6 +66,8 @@ class Sequential:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
         self.seed = _count("seed", seed, 0)
+        if self.seed >= 2**64:
+            raise ValueError(f"seed must be < 2**64, got {seed}")
         self.input_dim = None
         self.loss = self.optimizer = None
         self.metrics = []
@@ -211,6 +213,13 @@ class Sequential:
             if self._optimizer_state is None:
                 self._optimizer_state = [[self.optimizer.init_state(w) for w in layer.weights]
                                          or [[], []] for layer in self.layers]
+            elif any(len(state) != self.optimizer.state_count()
+                     for layer, pair in zip(self.layers, self._optimizer_state) if layer.weights
+                     for state in pair):
+                # The C update would read state arrays that were never made.
+                raise ValueError("the optimizer keeps different state since a setting changed "
+                                 "(momentum, amsgrad, centered) after training began; "
+                                 "compile again")
             if self._net is None:
                 self._net = _core.NativeNet(self._specs(True), self.loss.name, self.loss.delta,
                                             self._accuracy_kind(), self.dtype, self.seed)
@@ -434,5 +443,6 @@ class Sequential:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_net"] = state["_inference_net"] = None  # compiled handles are rebuilt
+        # Compiled handles are rebuilt on use; gradients are scratch, recreated with them.
+        state["_net"] = state["_inference_net"] = state["_gradients"] = None
         return state

@@ -593,3 +593,18 @@ def test_acc_alias_and_zero_epochs():
     assert hist.epoch == [] and hist.history == {}
     assert _same(model.get_weights(), start)
     assert set(model.fit(X, y, epochs=1, verbose=0).history) == {"loss", "accuracy", "lr"}
+
+
+def test_changing_optimizer_state_layout_after_training_asks_to_compile_again():
+    # amsgrad adds a state array: the C update must never read one not made.
+    X = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    y = np.zeros(32, np.float32)
+    m = fm.Sequential([fm.Dense(3, activation="relu"), fm.Dense(1)], input_dim=4, seed=0)
+    m.compile("mse", fm.optim.Adam())
+    m.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    m.optimizer.amsgrad = True
+    with pytest.raises(ValueError, match="compile again"):
+        m.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    m.compile("mse", m.optimizer)
+    m.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert all(np.isfinite(w).all() for w in m.get_weights())
