@@ -14,6 +14,11 @@ import fastmlp
 from fastmlp import _core
 from gemm_helpers import DTYPES, assert_gemm_close, make_operands, rng_for
 
+# Subprocesses start here: `python -c` puts its working directory first on
+# sys.path, and from the repository root the uncompiled source tree would
+# shadow the installed package.
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 ALL_ISAS = list(_core.ISAS)
 AVAILABLE = _core.isas_available()
 UNSUPPORTED = [name for name in ALL_ISAS if name not in AVAILABLE]
@@ -117,6 +122,7 @@ def run_python(code, fastmlp_isa=None, args=()):
     if fastmlp_isa is not None:
         env["FASTMLP_ISA"] = fastmlp_isa
     return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          cwd=HERE,
                           text=True, timeout=120)
 
 

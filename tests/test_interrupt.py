@@ -1,10 +1,16 @@
 """Ctrl-C during fit stops at a batch boundary and leaves a usable model."""
+import os
 import json
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+
+# Subprocesses start here: `python -c` puts its working directory first on
+# sys.path, and from the repository root the uncompiled source tree would
+# shadow the installed package.
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 SCRIPT = textwrap.dedent("""
     import json, signal, sys
@@ -34,7 +40,8 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_ctrl_c_stops_fit_and_keeps_a_usable_model():
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True,
+                            cwd=HERE)
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(1.5)  # inside the native loop, a few epochs in
     proc.send_signal(signal.SIGINT)

@@ -18,6 +18,11 @@ import pytest
 import fastmlp as fm
 from fastmlp import activations as A, init, io, losses, optim
 
+# Subprocesses start here: `python -c` puts its working directory first on
+# sys.path, and from the repository root the uncompiled source tree would
+# shadow the installed package.
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 
 def _data(rows=48, features=5, classes=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -349,7 +354,7 @@ def test_killed_saver_leaves_a_loadable_file(tmp_path):
         [os.path.dirname(os.path.dirname(fm.__file__)), os.environ.get("PYTHONPATH", "")]))
     rng = random.Random(0)
     for _ in range(4):
-        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)],
+        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], cwd=HERE,
                                  stdout=subprocess.PIPE, env=env)
         try:
             assert child.stdout.readline() == b"ready\n"
