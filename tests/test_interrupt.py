@@ -1,6 +1,6 @@
 """Ctrl-C during fit stops at a batch boundary and leaves a usable model."""
-import os
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -42,10 +42,14 @@ SCRIPT = textwrap.dedent("""
 def test_ctrl_c_stops_fit_and_keeps_a_usable_model():
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True,
                             cwd=HERE)
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(1.5)  # inside the native loop, a few epochs in
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.5)  # inside the native loop, a few epochs in
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a 10,000-epoch fit running
+        proc.wait()
     assert proc.returncode == 0
     result = json.loads(out.strip().splitlines()[-1])
     assert result["outcome"] == "interrupted"
