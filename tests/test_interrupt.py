@@ -7,6 +7,8 @@ import sys
 import textwrap
 import time
 
+import fastmlp
+
 # Subprocesses start here: `python -c` puts its working directory first on
 # sys.path, and from the repository root the uncompiled source tree would
 # shadow the installed package.
@@ -40,8 +42,11 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_ctrl_c_stops_fit_and_keeps_a_usable_model():
+    # The child imports the fastmlp these tests import (installed or in place).
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_root)
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True,
-                            cwd=HERE)
+                            cwd=HERE, env=env)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.5)  # inside the native loop, a few epochs in
