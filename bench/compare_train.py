@@ -7,7 +7,8 @@ Same data, same network, float32, Adam (lr 1e-3), shuffled mini-batches. In
 each round every library trains one more epoch, one after the other, so
 machine noise hits all alike; the table gives the median epoch time and the
 ratio to fastmlp, and the final training loss of each model, computed the same
-way (NumPy, from each model's predictions) after the last round. All
+way (NumPy, from each model's predictions) after the last round; PyTorch
+starts from fastmlp's initial weights, scikit-learn from its own. All
 libraries are pinned to the same thread count (threadpoolctl, torch,
 fastmlp).
 """
@@ -90,14 +91,20 @@ class FastMLP:
 class Torch:
     name = "pytorch"
 
-    def __init__(self, w, X, y):
+    def __init__(self, w, X, y, start_weights):
+        """start_weights: fastmlp's initial [W1 (in, out), b1, ...], so both
+        start from the same point and their losses can be compared."""
         import torch
 
         torch.manual_seed(0)
         widths = (w.features, *w.hidden, w.outputs)
         mods = []
         for i, (a, b) in enumerate(zip(widths, widths[1:])):
-            mods.append(torch.nn.Linear(a, b))
+            linear = torch.nn.Linear(a, b)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(start_weights[2 * i].T.copy()))
+                linear.bias.copy_(torch.from_numpy(start_weights[2 * i + 1]))
+            mods.append(linear)
             if i < len(widths) - 2:
                 mods.append(torch.nn.ReLU())
         self.torch, self.w = torch, w
@@ -127,7 +134,9 @@ class Torch:
 class SkLearn:
     name = "sklearn"
 
-    def __init__(self, w, X, y):
+    def __init__(self, w, X, y, start_weights):
+        """scikit-learn draws its own initial weights (Glorot) on the first
+        partial_fit; start_weights is unused."""
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         cls = MLPRegressor if w.regression else MLPClassifier
@@ -152,7 +161,9 @@ class SkLearn:
 def run(w, libraries, rounds, threads):
     X, y = w.data()
     times = {lib.name: [] for lib in libraries}
-    models = [lib(w, X, y) for lib in libraries]
+    ours = FastMLP(w, X, y)
+    start = ours.model.get_weights()
+    models = [ours] + [lib(w, X, y, start) for lib in libraries if lib is not FastMLP]
     with threadpool_limits(limits=threads):
         fm.set_num_threads(threads)
         try:
