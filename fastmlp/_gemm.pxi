@@ -23,7 +23,9 @@ cdef cnp.ndarray _as_operand(x, str name):
     if cnp.PyArray_NDIM(arr) != 2:
         raise ValueError(f"{name} must be 2-D, got shape {np.shape(arr)}")
     if not _readable_in_place(arr):
-        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+        # a fresh copy, so aligned: ascontiguousarray would return a
+        # C-contiguous misaligned array as it is
+        arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C", copy=True)
     return arr
 
 

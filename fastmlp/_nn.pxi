@@ -97,6 +97,11 @@ cdef const void *_rows(x, int typenum, Py_ssize_t n, Py_ssize_t cols, str what) 
     return cnp.PyArray_DATA(arr) if n * cols else <void *>arr
 
 
+cdef dict _stats_dict(const fm_epoch_stats *s):
+    return {"loss_sum": s.loss_sum, "correct": s.correct, "rows": s.rows,
+            "batches": s.batches, "status": STATUS[s.status], "bad_batch": s.bad_batch}
+
+
 cdef class NativeNet:
     """The C network over a model's parameter, gradient and optimizer-state
     arrays, which it keeps alive. Built by fastmlp.model; not public.
@@ -213,21 +218,21 @@ cdef class NativeNet:
         self.stop_flag = 1
 
     cdef dict _stats(self):
-        return {"loss_sum": self.stats.loss_sum, "correct": self.stats.correct,
-                "rows": self.stats.rows, "batches": self.stats.batches,
-                "status": STATUS[self.stats.status], "bad_batch": self.stats.bad_batch}
+        return _stats_dict(&self.stats)
 
     def evaluate(self, x, t, w, Py_ssize_t batch):
+        # per call, not self.stats: several threads may evaluate at once
+        cdef fm_epoch_stats stats
         cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
         cdef const void *px = _rows(x, self.typenum, n, self.in_features, "x")
         cdef const void *pt = _rows(t, self.typenum, n, self.out_features, "targets")
         cdef const void *pw = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
         cdef int status
         with nogil:
-            status = fm_evaluate(&self.net, px, pt, pw, n, batch, &self.stats)
+            status = fm_evaluate(&self.net, px, pt, pw, n, batch, &stats)
         if status != 0:
             raise MemoryError("no memory to evaluate")
-        return self._stats()
+        return _stats_dict(&stats)
 
     def predict(self, x, Py_ssize_t batch):
         cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 
 from fastmlp import optim
+from fastmlp._checks import finite as _finite
 from fastmlp.model import Sequential
 
 
@@ -14,6 +15,9 @@ def check_gradients(model, X, y, sample_weight=None, eps=1e-6, max_checks=None, 
     penalties included. max_checks: check at most that many elements of each
     array (chosen at random with `seed`); None checks them all.
     """
+    eps = _finite("eps", eps)
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
     model._require_compiled()
     model._require_built()
     clone = Sequential(copy.deepcopy(model.layers), input_dim=model.input_dim,
@@ -44,6 +48,8 @@ def check_gradients(model, X, y, sample_weight=None, eps=1e-6, max_checks=None, 
             flat[e] = saved
             numeric, analytic = (up - down) / (2 * eps), grad.reshape(-1)[e]
             scale = max(abs(numeric) + abs(analytic), 1e-8)
-            error = max(error, abs(numeric - analytic) / scale)
+            relative = abs(numeric - analytic) / scale
+            if not relative <= error:  # NaN included: max() would drop it
+                error = relative
         worst.append(error)
     return worst

@@ -34,7 +34,7 @@ class Loss:
             raise ValueError(f"y has shape {np.shape(y)}; this model needs "
                              f"({len(t)}, {outputs})" + (" or a 1-D y" if outputs == 1 else ""))
         _check_numeric(t)
-        t = np.ascontiguousarray(t, dtype=dtype)
+        t = np.require(t, dtype=dtype, requirements=["C", "A"])
         if not np.isfinite(t).all():  # after the cast: 1e39 is inf in float32
             raise ValueError(f"y contains NaN or infinity (as {np.dtype(dtype)})")
         return t

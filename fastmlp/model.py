@@ -22,6 +22,8 @@ _PREDICT_BATCH = 1024
 
 
 def _float_dtype(dtype):
+    if dtype is None:  # np.dtype(None) is float64
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -166,6 +168,8 @@ class Sequential:
         self.loss = losses.get(loss)
         self.optimizer = optim.get(optimizer)
         self.metrics = []
+        if isinstance(metrics, str):
+            metrics = [metrics]
         for metric in metrics or []:
             if metric not in ("accuracy", "acc"):
                 raise ValueError(f"unknown metric {metric!r}; expected 'accuracy'")
@@ -235,7 +239,8 @@ class Sequential:
 
     def _inputs(self, x, name="X"):
         if (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim == 2
-                and x.flags.c_contiguous and x.shape[0] and x.shape[1] == self.input_dim):
+                and x.flags.c_contiguous and x.flags.aligned and x.shape[0]
+                and x.shape[1] == self.input_dim):
             _check_finite(x, name)  # the common case, at the cost of one C pass
             return x
         arr = np.asarray(x)
@@ -245,12 +250,14 @@ class Sequential:
             raise ValueError(f"{name} must be 2-D (samples, features), got shape {arr.shape}")
         if arr.shape[0] == 0:
             raise ValueError(f"{name} has no rows")
+        if arr.shape[1] == 0:
+            raise ValueError(f"{name} has no features (shape {arr.shape})")
         if not self.built:
             self.build(arr.shape[1])
         if arr.shape[1] != self.input_dim:
             raise ValueError(f"{name} has {arr.shape[1]} features; the model takes "
                              f"{self.input_dim}")
-        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        arr = np.require(arr, dtype=self.dtype, requirements=["C", "A"])  # "A": aligned
         _check_finite(arr, name)
         return arr
 
@@ -268,7 +275,7 @@ class Sequential:
             raise TypeError(f"sample_weight must hold numbers, not {w.dtype}")
         if w.ndim != 1 or len(w) != rows:
             raise ValueError(f"sample_weight must have shape ({rows},), got {w.shape}")
-        w = np.ascontiguousarray(w, dtype=self.dtype).reshape(rows, 1)
+        w = np.require(w, dtype=self.dtype, requirements=["C", "A"]).reshape(rows, 1)
         _check_finite(w, "sample_weight")
         if (w < 0).any():
             raise ValueError("sample_weight must be >= 0")
@@ -307,6 +314,7 @@ class Sequential:
             X, T, W = X[:-held], T[:-held], None if W is None else W[:-held]
         if len(X) == 0:
             raise ValueError("no training rows left after the validation split")
+        batch_size = min(batch_size, len(X))
 
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList([history, *(callbacks or [])], self)
@@ -422,6 +430,7 @@ class Sequential:
         T = self._targets(y, len(X))
         W = self._row_weights(sample_weight, len(X))
         batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
+        batch = min(batch, len(X))
         return self._logs(self._native(training=True).evaluate(X, T, W, batch))
 
     def predict(self, X, batch_size=None):
@@ -429,6 +438,7 @@ class Sequential:
         self._require_built()
         X = self._inputs(X)
         batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
+        batch = min(batch, len(X))
         return self._native(training=False).predict(X, batch)
 
     # ---- files and pickling --------------------------------------------------

@@ -1,0 +1,182 @@
+"""Thread safety: many Python threads using one model (and fastmlp.gemm) at
+once get bitwise the answers of the same calls made one after another.
+
+predict and gemm release the GIL, so the calls really overlap in C; each
+thread starts its calls at a barrier to make them overlap as much as
+possible, and every round is repeated several times. Each thread gets its own
+input (of its own size), so a result written to the wrong place shows.
+"""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fastmlp as fm
+
+N_THREADS = 8
+ROUNDS = 5
+
+
+def _model(dtype):
+    model = fm.Sequential([fm.Dense(96, activation="relu"), fm.Dropout(0.2),
+                           fm.Maxout(32, pieces=3), fm.Dense(6, activation="softmax")],
+                          input_dim=40, dtype=dtype, seed=0)
+    model.compile("cross_entropy", fm.optim.Adam(lr=1e-3), metrics=["accuracy"])
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((500, 40))
+    model.fit(X, rng.integers(0, 6, len(X)), epochs=1, batch_size=64, verbose=0)
+    return model
+
+
+def _inputs(dtype):
+    """Per thread: X of its own row count (1 row: the one-row GEMM paths; a
+    few rows; many rows: several predict batches), labels."""
+    rng = np.random.default_rng(2)
+    rows = [1, 3, 17, 64, 250, 1100, 2500, 5]
+    return [(rng.standard_normal((n, 40)).astype(dtype), rng.integers(0, 6, n)) for n in rows]
+
+
+def _concurrently(fn, args):
+    """[fn(*a) for a in args], each on its own thread, started together."""
+    barrier = threading.Barrier(len(args))
+
+    def run(a):
+        barrier.wait()
+        return fn(*a)
+
+    with ThreadPoolExecutor(max_workers=len(args)) as pool:
+        return list(pool.map(run, args))
+
+
+def _assert_same_bits(got, want, what):
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == w.dtype and g.shape == w.shape, f"{what}, thread {i}"
+        assert g.tobytes() == w.tobytes(), (
+            f"{what}, thread {i}: max |diff| {np.max(np.abs(g.astype(float) - w)):.3g}")
+
+
+@pytest.fixture(params=["float32", "float64"])
+def model_and_data(request):
+    return _model(request.param), _inputs(request.param)
+
+
+def test_concurrent_predict_on_one_model(model_and_data):
+    model, data = model_and_data
+    want = [model.predict(x) for x, _ in data]
+    for r in range(ROUNDS):
+        got = _concurrently(model.predict, [(x,) for x, _ in data])
+        _assert_same_bits(got, want, f"round {r}")
+
+
+def test_concurrent_predict_with_small_batches(model_and_data):
+    """Many batches per call: the per-call workspace is reused batch after
+    batch while other threads use theirs."""
+    model, data = model_and_data
+    want = [model.predict(x, batch_size=7) for x, _ in data]
+    for r in range(ROUNDS):
+        got = _concurrently(lambda x: model.predict(x, batch_size=7), [(x,) for x, _ in data])
+        _assert_same_bits(got, want, f"round {r}")
+
+
+def test_first_predict_from_many_threads_at_once():
+    """The inference network is built lazily on the first predict: eight
+    threads making that first call together still get the right answers."""
+    for r in range(ROUNDS):
+        model, data = _model("float32"), _inputs("float32")
+        fresh = fm.Sequential([fm.Dense(96, activation="relu"), fm.Dropout(0.2),
+                               fm.Maxout(32, pieces=3), fm.Dense(6, activation="softmax")],
+                              input_dim=40, dtype="float32", seed=0)
+        fresh.set_weights(model.get_weights())
+        got = _concurrently(fresh.predict, [(x,) for x, _ in data])
+        _assert_same_bits(got, [model.predict(x) for x, _ in data], f"round {r}")
+
+
+def _gemm_cases(dtype):
+    """Operands for every GEMM path: blocked with and without packing, the
+    dot path (few rows times a transposed B), the one-row wide path, strided
+    and Fortran-ordered operands, alpha/beta into an existing out."""
+    rng = np.random.default_rng(3)
+
+    def m(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    return [
+        dict(a=m(300, 200), b=m(200, 150)),
+        dict(a=m(64, 784), b=m(784, 256)),
+        dict(a=m(3, 512), b=m(300, 512), trans_b=True),
+        dict(a=m(1, 784), b=m(784, 257)),
+        dict(a=m(200, 90), b=m(200, 70), trans_a=True),
+        dict(a=m(160, 120)[::2], b=np.asfortranarray(m(120, 33))),
+        dict(a=m(50, 60), b=m(60, 40), alpha=0.5, beta=2.0, out=m(50, 40)),
+        dict(a=m(7, 5), b=m(5, 3)),
+    ]
+
+
+def _gemm(case):
+    case = dict(case)
+    if "out" in case:
+        case["out"] = case["out"].copy()  # each call writes its own out
+    return fm.gemm(**case)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_concurrent_gemm(dtype):
+    cases = _gemm_cases(dtype)
+    want = [_gemm(c) for c in cases]
+    for r in range(ROUNDS):
+        got = _concurrently(_gemm, [(c,) for c in cases])
+        _assert_same_bits(got, want, f"gemm round {r}")
+
+
+def test_predict_and_gemm_at_the_same_time():
+    model, data = _model("float32"), _inputs("float32")
+    cases = _gemm_cases("float32")
+    want = [model.predict(x) for x, _ in data[:4]] + [_gemm(c) for c in cases[:4]]
+    calls = [(model.predict, x) for x, _ in data[:4]] + [(_gemm, c) for c in cases[:4]]
+    for r in range(ROUNDS):
+        got = _concurrently(lambda f, a: f(a), calls)
+        _assert_same_bits(got, want, f"round {r}")
+
+
+def test_concurrent_predict_with_one_kernel_thread_each(restore_threads):
+    """set_num_threads(1): the kernels run on the calling threads alone, the
+    configuration of a server that parallelises over requests."""
+    fm.set_num_threads(1)
+    model, data = _model("float32"), _inputs("float32")
+    want = [model.predict(x) for x, _ in data]
+    for r in range(ROUNDS):
+        got = _concurrently(model.predict, [(x,) for x, _ in data])
+        _assert_same_bits(got, want, f"round {r}")
+
+
+def test_evaluate_while_another_thread_evaluates():
+    """A long evaluate runs on one thread; a short one on the same model runs
+    (and ends) meanwhile on another. Both must get their sequential answers.
+    Made deterministic: the short call starts after the long one entered C
+    and the long one must still be running when the short one returns (else
+    the long call is made longer and the round repeated)."""
+    model = _model("float32")
+    rng = np.random.default_rng(4)
+    small = (rng.standard_normal((50, 40)).astype(np.float32), rng.integers(0, 6, 50))
+    want_small = model.evaluate(*small, batch_size=8)
+    rows = 20000
+    for _ in range(6):
+        big = (rng.standard_normal((rows, 40)).astype(np.float32), rng.integers(0, 6, rows))
+        want_big = model.evaluate(*big, batch_size=1)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            started = time.perf_counter()
+            future = pool.submit(model.evaluate, *big, batch_size=1)
+            time.sleep(0.05)  # the long call is past its Python checks, in C
+            got_small = model.evaluate(*small, batch_size=8)
+            overlapped = not future.done()
+            got_big = future.result()
+        if overlapped:
+            break
+        rows *= 2  # the long call ended too soon: make it longer
+    else:
+        pytest.skip("could not make two evaluate calls overlap "
+                    f"(the long one took {time.perf_counter() - started:.2f} s)")
+    assert got_small == want_small
+    assert got_big == want_big
