@@ -36,3 +36,18 @@ def in_range(name, value, low=0.0, high=math.inf, *, low_open=False):
         interval = f"{'(' if low_open else '['}{low}, {high})"
         raise ValueError(f"{name} must be in {interval}, got {value}")
     return value
+
+
+def lookup(identifier, base, by_name, aliases, what, module):
+    """An instance of `base` from an instance or a case-insensitive name (or
+    alias) in `by_name`, constructed with its defaults."""
+    if isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        name = aliases.get(identifier.lower(), identifier.lower())
+        if name not in by_name:
+            raise ValueError(f"unknown {what} {identifier!r}; expected one of "
+                             f"{', '.join(sorted(by_name) + sorted(aliases))}")
+        return by_name[name]()
+    raise TypeError(f"{what} must be a name or an fm.{module} object, "
+                    f"not {type(identifier).__name__}")

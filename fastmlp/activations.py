@@ -8,6 +8,7 @@ defaults: LeakyReLU(negative_slope=0.01), ELU(alpha=1.0), Softplus linear above
 import math
 
 from fastmlp import _core
+from fastmlp._checks import lookup
 
 
 class Activation:
@@ -87,15 +88,6 @@ assert set(_BY_NAME) == set(_core.ACTIVATIONS), "activations.def and activations
 
 def get(identifier):
     """An Activation from an instance, a name, or None (linear)."""
-    if isinstance(identifier, Activation):
-        return identifier
     if identifier is None:
         return Linear()
-    if isinstance(identifier, str):
-        name = _ALIASES.get(identifier.lower(), identifier.lower())
-        if name not in _BY_NAME:
-            raise ValueError(f"unknown activation {identifier!r}; expected one of "
-                             f"{', '.join(sorted(_BY_NAME) + list(_ALIASES))}")
-        return _BY_NAME[name]()
-    raise TypeError(f"activation must be a name or an fm.activations object, "
-                    f"not {type(identifier).__name__}")
+    return lookup(identifier, Activation, _BY_NAME, _ALIASES, "activation", "activations")

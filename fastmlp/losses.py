@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from fastmlp import _core
+from fastmlp._checks import lookup
 
 
 class Loss:
@@ -159,12 +160,4 @@ assert set(_BY_NAME) == set(_core.LOSSES), "csrc/nn/net.c and losses.py disagree
 
 def get(identifier):
     """A Loss from an instance or a name."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        name = _ALIASES.get(identifier.lower(), identifier.lower())
-        if name not in _BY_NAME:
-            raise ValueError(f"unknown loss {identifier!r}; expected one of "
-                             f"{', '.join(sorted(_BY_NAME))}")
-        return _BY_NAME[name]()
-    raise TypeError(f"loss must be a name or an fm.losses object, not {type(identifier).__name__}")
+    return lookup(identifier, Loss, _BY_NAME, _ALIASES, "loss", "losses")
