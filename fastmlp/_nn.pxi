@@ -87,7 +87,9 @@ cdef void *_data(cnp.ndarray x, int typenum, Py_ssize_t size, str what) except N
     return cnp.PyArray_DATA(x) if size else <void *>x  # never NULL, even when empty
 
 
-cdef const void *_rows(x, int typenum, Py_ssize_t n, Py_ssize_t cols, str what) except NULL:
+cdef void *_rows(x, int typenum, Py_ssize_t n, Py_ssize_t cols, str what) except NULL:
+    """x's buffer, after checking it is C-contiguous (n, cols) of the network's dtype;
+    the C side only reads it."""
     cdef cnp.ndarray arr = <cnp.ndarray?>x
     if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != 2
             or arr.shape[0] != n or arr.shape[1] != cols

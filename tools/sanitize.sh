@@ -40,8 +40,9 @@ set -euo pipefail
 repo=$(git rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/.." && pwd))
 cd "$repo"
 python=${PYTHON:-python}
-if ! "$python" -c "import numpy, Cython, setuptools, pytest" 2>/dev/null; then
-    echo "sanitize.sh: '$python' lacks numpy/Cython/setuptools/pytest; activate the" \
+if ! "$python" -c "import numpy, Cython, pytest, setuptools as s
+assert int(s.__version__.split('.')[0]) >= 77" 2>/dev/null; then
+    echo "sanitize.sh: '$python' lacks numpy/Cython/setuptools>=77/pytest; activate the" \
          "development virtualenv or set PYTHON=/path/to/python" >&2
     exit 3
 fi

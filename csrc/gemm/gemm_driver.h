@@ -15,7 +15,7 @@
  * Packing copies operands into the contiguous, aligned panels the
  * micro-kernel streams. It pays off when a panel is reused many times; for the
  * thin shapes of MLP training the kernels read A (any strides) and B (unit
- * column stride) in place instead, see plan_gemm().
+ * column stride) in place instead, see fm_plan_gemm() in gemm.c.
  */
 
 /* C = beta * C, reading C only when beta != 0. */
