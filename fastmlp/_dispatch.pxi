@@ -60,8 +60,6 @@ def get_num_threads():
     return fm_get_num_threads()
 
 
-
-
 def all_finite(cnp.ndarray x):
     """True when the C-contiguous float32/float64 array x has no NaN or inf."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)

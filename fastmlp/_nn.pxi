@@ -236,6 +236,27 @@ cdef class NativeNet:
             raise MemoryError("no memory to evaluate")
         return _stats_dict(&stats)
 
+    def predict_checked(self, x, Py_ssize_t batch):
+        """predict(x, batch) when x is an aligned, native-endian, C-contiguous
+        (n >= 1, in_features) array of the network's dtype with no NaN or inf;
+        None for anything else, which the caller then checks and converts. The
+        common case of model.predict in one call and one pass over x."""
+        if type(x) is not np.ndarray:
+            return None
+        cdef cnp.ndarray arr = <cnp.ndarray>x
+        if (cnp.PyArray_TYPE(arr) != self.typenum or cnp.PyArray_NDIM(arr) != 2
+                or arr.shape[0] == 0 or arr.shape[1] != self.in_features
+                or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)
+                or not cnp.PyArray_ISNOTSWAPPED(arr)):
+            return None
+        cdef Py_ssize_t size = cnp.PyArray_SIZE(arr)
+        cdef const void *data = cnp.PyArray_DATA(arr)
+        cdef int finite
+        with nogil:
+            finite = (fm_s_all_finite(<const float *>data, size) if self.typenum == cnp.NPY_FLOAT32
+                      else fm_d_all_finite(<const double *>data, size))
+        return self.predict(arr, min(batch, arr.shape[0])) if finite else None
+
     def predict(self, x, Py_ssize_t batch):
         cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
         cdef const void *px = _rows(x, self.typenum, n, self.in_features, "x")

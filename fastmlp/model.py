@@ -435,6 +435,10 @@ class Sequential:
 
     def predict(self, X, batch_size=None):
         """The outputs for X, shape (samples, outputs), without dropout."""
+        if batch_size is None and self._inference_net is not None:
+            out = self._inference_net.predict_checked(X, _PREDICT_BATCH)
+            if out is not None:  # X needed no conversion and holds no NaN or inf
+                return out
         self._require_built()
         X = self._inputs(X)
         batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH

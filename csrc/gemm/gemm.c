@@ -6,6 +6,7 @@
 #include "arch/kernel_table.h"
 #include "fastmlp.h"
 #include "gemm/gemm_plan.h"
+#include "gemm/gemm_row.h"
 #include "threads.h"
 
 /* Below this much work per thread, waking another thread costs more than it
@@ -14,6 +15,9 @@
  * B in its own L2 across calls). */
 #define MIN_FLOPS_PER_THREAD (1 << 19)
 #define MIN_B_ELEMS_PER_THREAD (1 << 15)
+/* The same for a one-row product whose threads are already running
+ * (gemm_row.h): a barrier costs far less than starting a team. */
+#define MIN_ROW_ELEMS_PER_THREAD (1 << 13)
 /* Up to this many rows, C = A . W^T is done by dot products over W's rows. */
 #define DOT_MAX_ROWS 4
 
@@ -104,16 +108,22 @@ void *fm_workspace_get(size_t bytes)
 #define FM_KERNEL sgemm
 #define FM_KERNEL_T fm_sgemm_kernel
 #define FM_GEMM fm_sgemm
+#define FM_GEMM_ROW_THREADS fm_sgemm_row_threads
+#define FM_GEMM_ROW_PART fm_sgemm_row_part
 #include "gemm/gemm_driver.h"
 #undef FM_T
 #undef FM_P
 #undef FM_KERNEL
 #undef FM_KERNEL_T
 #undef FM_GEMM
+#undef FM_GEMM_ROW_THREADS
+#undef FM_GEMM_ROW_PART
 
 #define FM_T double
 #define FM_P(x) d_##x
 #define FM_KERNEL dgemm
 #define FM_KERNEL_T fm_dgemm_kernel
 #define FM_GEMM fm_dgemm
+#define FM_GEMM_ROW_THREADS fm_dgemm_row_threads
+#define FM_GEMM_ROW_PART fm_dgemm_row_part
 #include "gemm/gemm_driver.h"

@@ -4,6 +4,7 @@
  *   FM_KERNEL  the kernel-table field: sgemm or dgemm
  *   FM_KERNEL_T its type: fm_sgemm_kernel or fm_dgemm_kernel
  *   FM_GEMM    the public name: fm_sgemm or fm_dgemm
+ *   FM_GEMM_ROW_THREADS, FM_GEMM_ROW_PART  gemm_row.h's names for the type
  *
  * BLIS's loop nest. Around the micro-kernel: jc over nc-column panels of B,
  * pc over kc-deep slices of k, ic over mc-row blocks of A, then the grid of
@@ -55,37 +56,47 @@ static void FM_P(gemm_dot)(const void *args)
                    g->c + lo * g->cs_c, g->rs_c, g->cs_c, g->alpha, g->beta);
 }
 
+/* Blocks [lo, hi) of wide_nr columns of one row, c = alpha a . B + beta c,
+ * B's rows contiguous: full blocks by the wide kernel over all of k, a ragged
+ * last block by nr-column tiles over kc slices (a partial tile through
+ * `edge`, kc x nr elements). */
+static void FM_P(row_blocks)(const FM_KERNEL_T *kd, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kc_max,
+                             FM_T alpha, const FM_T *a, ptrdiff_t cs_a, const FM_T *b,
+                             ptrdiff_t rs_b, FM_T beta, FM_T *c, ptrdiff_t cs_c, ptrdiff_t lo,
+                             ptrdiff_t hi, FM_T *edge)
+{
+    const ptrdiff_t wide = kd->wide_nr, full = n / wide;
+    for (ptrdiff_t blk = lo; blk < hi && blk < full; ++blk)
+        kd->wide(k, a, 0, cs_a, b + blk * wide, rs_b, c + blk * wide * cs_c, 0, cs_c, wide, alpha,
+                 beta);
+    if (hi <= full)
+        return;
+    for (ptrdiff_t pc = 0; pc < k; pc += kc_max) {
+        const ptrdiff_t kc = k - pc < kc_max ? k - pc : kc_max;
+        const FM_T beta_pc = pc == 0 ? beta : 1;
+        for (ptrdiff_t j = full * wide; j < n; j += kd->nr) {
+            const ptrdiff_t nb = n - j < kd->nr ? n - j : kd->nr;
+            const FM_T *bp = b + pc * rs_b + j;
+            ptrdiff_t rs_bp = rs_b;
+            if (nb < kd->nr) {
+                kd->pack_b(kc, nb, bp, rs_b, 1, edge);
+                bp = edge, rs_bp = kd->nr;
+            }
+            kd->rows[1](kc, a + pc * cs_a, 0, cs_a, bp, rs_bp, c + j * cs_c, 0, cs_c, nb, alpha,
+                        beta_pc);
+        }
+    }
+}
+
 /* One row, C = a . B, B's rows contiguous: threads split column blocks of
- * wide_nr; a ragged last block goes by nr-column tiles over kc slices. */
+ * wide_nr. */
 static void FM_P(gemm_wide)(const void *args)
 {
     const FM_P(gemm_args) *g = args;
-    const FM_KERNEL_T *kd = g->kd;
-    const ptrdiff_t wide = kd->wide_nr, full = g->n / wide, n = g->n;
     ptrdiff_t lo, hi;
-    fm_share((n + wide - 1) / wide, &lo, &hi);
-    for (ptrdiff_t blk = lo; blk < hi && blk < full; ++blk)
-        kd->wide(g->k, g->a, 0, g->cs_a, g->b + blk * wide, g->rs_b, g->c + blk * wide * g->cs_c,
-                 0, g->cs_c, wide, g->alpha, g->beta);
-    if (hi <= full)
-        return;
-    /* this thread has the ragged last block */
-    FM_T *edge = g->edge + g->edge_elems * fm_thread_id();
-    for (ptrdiff_t pc = 0; pc < g->k; pc += g->plan.kc) {
-        const ptrdiff_t kc = g->k - pc < g->plan.kc ? g->k - pc : g->plan.kc;
-        const FM_T beta_pc = pc == 0 ? g->beta : 1;
-        for (ptrdiff_t j = full * wide; j < n; j += kd->nr) {
-            const ptrdiff_t nb = n - j < kd->nr ? n - j : kd->nr;
-            const FM_T *bp = g->b + pc * g->rs_b + j;
-            ptrdiff_t rs_bp = g->rs_b;
-            if (nb < kd->nr) {
-                kd->pack_b(kc, nb, bp, g->rs_b, 1, edge);
-                bp = edge, rs_bp = kd->nr;
-            }
-            kd->rows[1](kc, g->a + pc * g->cs_a, 0, g->cs_a, bp, rs_bp, g->c + j * g->cs_c, 0,
-                        g->cs_c, nb, g->alpha, beta_pc);
-        }
-    }
+    fm_share((g->n + g->kd->wide_nr - 1) / g->kd->wide_nr, &lo, &hi);
+    FM_P(row_blocks)(g->kd, g->n, g->k, g->plan.kc, g->alpha, g->a, g->cs_a, g->b, g->rs_b,
+                     g->beta, g->c, g->cs_c, lo, hi, g->edge + g->edge_elems * fm_thread_id());
 }
 
 /* The blocked loop nest (see the top of this file). */
@@ -172,6 +183,36 @@ static void FM_P(gemm_blocked)(const void *args)
     }
 }
 
+static fm_gemm_blocking FM_P(blocking)(const FM_KERNEL_T *kd)
+{
+    return (fm_gemm_blocking){kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr};
+}
+
+int FM_GEMM_ROW_THREADS(ptrdiff_t n, ptrdiff_t k)
+{
+    const ptrdiff_t blocks = (n + fm_kernels()->FM_KERNEL.wide_nr - 1) / fm_kernels()->FM_KERNEL.wide_nr;
+    const int threads = fm_threads_for((double)n * k, MIN_ROW_ELEMS_PER_THREAD);
+    return threads < blocks ? threads : (int)blocks;
+}
+
+int FM_GEMM_ROW_PART(ptrdiff_t n, ptrdiff_t k, const FM_T *a, const FM_T *b, FM_T *c, int part,
+                     int parts, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
+    const fm_gemm_blocking blk = FM_P(blocking)(kd);
+    const fm_gemm_plan plan = fm_plan_gemm(&blk, 1, n, k, 1, n, 1);
+    /* the blocks fm_share gives thread `part` of `parts` in gemm_wide */
+    const ptrdiff_t blocks = (n + kd->wide_nr - 1) / kd->wide_nr;
+    const ptrdiff_t first = blocks * part / parts, end = blocks * (part + 1) / parts;
+    FM_T *edge = NULL;
+    if (end * kd->wide_nr > n && !(edge = fm_workspace_get((size_t)plan.kc * kd->nr * sizeof(FM_T))))
+        return -1;
+    FM_P(row_blocks)(kd, n, k, plan.kc, 1, a, 1, b, n, 0, c, 1, first, end, edge);
+    *lo = first * kd->wide_nr;
+    *hi = end * kd->wide_nr < n ? end * kd->wide_nr : n;
+    return 0;
+}
+
 int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
             const FM_T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
             const FM_T *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -196,7 +237,7 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
     }
 
     const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
-    const fm_gemm_blocking blk = {kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr};
+    const fm_gemm_blocking blk = FM_P(blocking)(kd);
     FM_P(gemm_args) g = {kd, fm_plan_gemm(&blk, m, n, k, cs_a, rs_b, cs_b), m, n, k, alpha, beta,
                          a, b, c, rs_a, cs_a, rs_b, cs_b, rs_c, cs_c, NULL, NULL, NULL, 0};
     if (g.plan.path == FM_GEMM_DOT) {

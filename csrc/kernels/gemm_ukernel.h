@@ -31,6 +31,10 @@
 /* The one-row kernel for C = a . B spans this many vectors (4 panels), so it
  * streams 4 cache lines of each row of B instead of 1. */
 #define UKR_WIDE_NV (4 * UKR_NV)
+#define UKR_LINE_V (64 / (int)sizeof(UKR_V) > 0 ? 64 / (int)sizeof(UKR_V) : 1)
+#ifndef UKR_PF_ROWS
+#define UKR_PF_ROWS 8
+#endif
 
 /* The kernel body for a tile of `mrows` rows x `nv` vectors; both are
  * constants at every call, so the loops unroll and acc lives in registers.
@@ -62,6 +66,9 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, const int nv, ptrdiff_t k,
         UKR_V bv[UKR_WIDE_NV];                                               \
         for (int v = 0; v < nv; ++v)                                         \
             bv[v] = UKR_LOAD(b + v * UKR_VLEN);                              \
+        if (nv == UKR_WIDE_NV)                                               \
+            for (int v = 0; v < nv; v += UKR_LINE_V)                         \
+                __builtin_prefetch(b + UKR_PF_ROWS * rs_b + v * UKR_VLEN);   \
         for (int i = 0; i < mrows; ++i) {                                    \
             const UKR_V ai = UKR_BCAST(a[i * rs_a]);                         \
             for (int v = 0; v < nv; ++v)                                     \

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fastmlp.h"
+#include "gemm/gemm_row.h"
 #include "nn/net.h"
 #include "nn/rng.h"
 #include "nn/trainer.h"
@@ -118,6 +119,8 @@ void fm_trainer_destroy(fm_trainer *t)
 #define FM_T_IS_DOUBLE 0
 #define FM_P(x) s_##x
 #define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_sgemm, __VA_ARGS__)
+#define FM_GEMM_ROW_THREADS fm_sgemm_row_threads
+#define FM_GEMM_ROW_PART fm_sgemm_row_part
 #define FM_OPT_STEP fm_s_optimizer_step
 #define FM_ALL_FINITE fm_s_all_finite
 #include "nn/layers_impl.h"
@@ -127,6 +130,8 @@ void fm_trainer_destroy(fm_trainer *t)
 #undef FM_T_IS_DOUBLE
 #undef FM_P
 #undef FM_GEMM
+#undef FM_GEMM_ROW_THREADS
+#undef FM_GEMM_ROW_PART
 #undef FM_OPT_STEP
 #undef FM_ALL_FINITE
 
@@ -134,6 +139,8 @@ void fm_trainer_destroy(fm_trainer *t)
 #define FM_T_IS_DOUBLE 1
 #define FM_P(x) d_##x
 #define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_dgemm, __VA_ARGS__)
+#define FM_GEMM_ROW_THREADS fm_dgemm_row_threads
+#define FM_GEMM_ROW_PART fm_dgemm_row_part
 #define FM_OPT_STEP fm_d_optimizer_step
 #define FM_ALL_FINITE fm_d_all_finite
 #include "nn/layers_impl.h"

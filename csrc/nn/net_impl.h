@@ -1,7 +1,16 @@
 /* Forward, backward and the training loop for one data type. Included by
- * net.c with FM_T, FM_P(x), FM_GEMM, FM_OPT_STEP, FM_ALL_FINITE and
+ * net.c with FM_T, FM_P(x), FM_GEMM, FM_GEMM_ROW_THREADS, FM_GEMM_ROW_PART,
+ * FM_OPT_STEP, FM_ALL_FINITE and
  * FM_T_IS_DOUBLE defined,
  * after layers_impl.h and losses_impl.h. */
+
+/* The bias + activation kernel of a Dense or Maxout layer. */
+static FM_P(rows_fn) FM_P(activation_fn)(const fm_layer *L)
+{
+    return L->kind == FM_LAYER_MAXOUT  ? FM_P(forward_maxout)
+           : L->act == FM_ACT_SOFTMAX ? FM_P(forward_softmax)
+                                      : FM_P(forward_table)[L->act];
+}
 
 /* The layers on `rows` rows of x; returns the network's output. */
 static const FM_T *FM_P(forward)(const fm_net *net, fm_trainer *t, const FM_T *x,
@@ -18,10 +27,7 @@ static const FM_T *FM_P(forward)(const fm_net *net, fm_trainer *t, const FM_T *x
         case FM_LAYER_MAXOUT:
             FM_GEMM(rows, zc, L->in, 1, in, L->in, 1, (const FM_T *)L->w, zc, 1, 0, z, zc, 1);
             FM_P(over_rows)(&(FM_P(rows_args)){
-                .fn = L->kind == FM_LAYER_MAXOUT ? FM_P(forward_maxout)
-                      : L->act == FM_ACT_SOFTMAX ? FM_P(forward_softmax)
-                                                 : FM_P(forward_table)[L->act],
-                .rows = rows, .cols = L->out, .b = L->b, .z = z, .a = a,
+                .fn = FM_P(activation_fn)(L), .rows = rows, .cols = L->out, .b = L->b, .z = z, .a = a,
                 .p = (FM_T)L->act_param, .pieces = L->pieces});
             in = a;
             break;
@@ -241,10 +247,73 @@ static void FM_P(evaluate)(const fm_net *net, fm_trainer *t, const FM_T *x, cons
     stats->loss_sum += FM_P(weight_penalty)(net) * n;
 }
 
+/* Inference on one row with every layer in one parallel region: each
+ * thread computes its columns of a layer's product (gemm_row.h) and applies
+ * the element-wise activation to them; a barrier separates the layers.
+ * Softmax and maxout need the whole row and run on one thread. The bits are
+ * those of forward() on the row. */
+typedef struct {
+    const fm_net *net;
+    fm_trainer *t;
+    const FM_T *x, *out;
+} FM_P(row_args);
+
+static void FM_P(infer_row)(const void *args)
+{
+    FM_P(row_args) *r = (FM_P(row_args) *)args;
+    const fm_net *net = r->net;
+    const int tid = fm_thread_id();
+    const FM_T *in = r->x;
+    for (int l = 0; l < net->n_layers; ++l) {
+        const fm_layer *L = &net->layers[l];
+        if (L->kind == FM_LAYER_DROPOUT)
+            continue;
+        const ptrdiff_t zc = L->out * L->pieces;
+        const int parts = FM_GEMM_ROW_THREADS(zc, L->in);
+        const int elementwise = L->kind == FM_LAYER_DENSE && L->act != FM_ACT_SOFTMAX;
+        FM_P(rows_args) act = {.fn = FM_P(activation_fn)(L), .rows = 1, .cols = L->out, .b = L->b,
+                               .z = r->t->z[l], .a = r->t->a[l], .p = (FM_T)L->act_param,
+                               .pieces = L->pieces};
+        if (tid < parts) {
+            ptrdiff_t lo, hi;
+            if (FM_GEMM_ROW_PART(zc, L->in, in, L->w, act.z, tid, parts, &lo, &hi) != 0)
+                __atomic_store_n(&r->t->out_of_memory, 1, __ATOMIC_RELAXED);
+            if (elementwise && lo < hi) {
+                /* on one row, a column range is a row of its own */
+                act.cols = hi - lo, act.b += lo, act.z += lo, act.a += lo;
+                act.fn(&act, 0, 1);
+            }
+        }
+#pragma omp barrier
+        if (!elementwise) {
+            if (tid == 0)
+                act.fn(&act, 0, 1);
+#pragma omp barrier
+        }
+        in = r->t->a[l];
+    }
+    if (tid == 0)
+        r->out = in;
+}
+
 static void FM_P(predict)(const fm_net *net, fm_trainer *t, const FM_T *x, ptrdiff_t n,
                           ptrdiff_t batch, FM_T *y)
 {
     const ptrdiff_t out_cols = net->layers[net->n_layers - 1].out;
+    if (n == 1) {
+        int threads = 1;
+        for (int l = 0; l < net->n_layers; ++l) {
+            const fm_layer *L = &net->layers[l];
+            const int parts = L->kind == FM_LAYER_DROPOUT
+                                  ? 1
+                                  : FM_GEMM_ROW_THREADS(L->out * L->pieces, L->in);
+            threads = parts > threads ? parts : threads;
+        }
+        FM_P(row_args) r = {net, t, x, NULL};
+        fm_parallel(FM_P(infer_row), &r, threads);
+        memcpy(y, r.out, (size_t)out_cols * sizeof(FM_T));
+        return;
+    }
     for (ptrdiff_t start = 0; start < n; start += batch) {
         const ptrdiff_t rows = n - start < batch ? n - start : batch;
         /* Rows of x are contiguous: the first layer reads them in place. */

@@ -1,0 +1,27 @@
+/* One-row products split over a caller's own threads.
+ *
+ * A network's one-row forward pass runs every layer inside one parallel
+ * region, with a barrier between layers, rather than starting threads for
+ * each layer's GEMM: for one row the start-up costs as much as the product.
+ * Each thread computes its part of c[1,n] = a[1,k] . B[k,n] (B row-major,
+ * both contiguous) with the kernels and the column blocks fm_sgemm /
+ * fm_dgemm use for that row; a block's bits do not depend on which thread
+ * computes it, so every bit matches theirs.
+ */
+#ifndef FM_GEMM_ROW_H
+#define FM_GEMM_ROW_H
+
+#include <stddef.h>
+
+/* The threads worth using for the product when they are already running. */
+int fm_sgemm_row_threads(ptrdiff_t n, ptrdiff_t k);
+int fm_dgemm_row_threads(ptrdiff_t n, ptrdiff_t k);
+
+/* Part `part` of `parts` of c = a . B: writes c[*lo..*hi) (possibly empty).
+ * Returns 0, or -1 when the calling thread's workspace could not be had. */
+int fm_sgemm_row_part(ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, float *c,
+                      int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
+int fm_dgemm_row_part(ptrdiff_t n, ptrdiff_t k, const double *a, const double *b, double *c,
+                      int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
+
+#endif
