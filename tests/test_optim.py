@@ -207,6 +207,28 @@ def test_bitwise_equal_for_any_thread_count(cls, kwargs, dtype, rng, restore_thr
         assert all(np.array_equal(s, s0) for s, s0 in zip(states_t, results[0][1]))
 
 
+@pytest.mark.parametrize("cls, kwargs", CASE_PARAMS)
+def test_bitwise_equal_on_every_isa(cls, kwargs, dtype, rng):
+    """Each ISA's engine is the same C compiled with other flags, which never
+    reassociate or contract: the updates must agree to the bit."""
+    opt = cls(**kwargs)
+    n = 1003  # a ragged tail for every vector width
+    p = rng.standard_normal(n).astype(dtype)
+    grads = gradients(rng, n, dtype)
+    original = _core.active_isa()
+    results = {}
+    try:
+        for isa in _core.isas_available():
+            _core.set_isa(isa)
+            results[isa] = run_fastmlp(opt, p, grads)
+    finally:
+        _core.set_isa(original)
+    first_p, first_states = results.pop("generic")
+    for isa, (p_isa, states_isa) in results.items():
+        assert p_isa.tobytes() == first_p.tobytes(), isa
+        assert [s.tobytes() for s in states_isa] == [s.tobytes() for s in first_states], isa
+
+
 def test_momentum_buffer_starts_as_the_first_gradient(rng):
     """SGD never reads its buffer on step 1: whatever it holds is replaced."""
     opt = optim.SGD(lr=0.1, momentum=0.9, dampening=0.5)

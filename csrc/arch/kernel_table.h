@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include "fastmlp.h"
+#include "nn/engine.h"
 
 /* Largest micro-tile height any ISA uses. */
 #define FM_MAX_MR 16
@@ -62,6 +63,7 @@ typedef struct {
     fm_isa isa;
     fm_sgemm_kernel sgemm;
     fm_dgemm_kernel dgemm;
+    fm_engine engine; /* the network engine built for this ISA */
 } fm_kernel_table;
 
 /* The table in use; set once at import (fm_isa_select). */

@@ -1,14 +1,10 @@
-/* The network entry points of net.h: the training workspace, and each
- * function dispatched to its float or double instantiation. */
-#include <math.h>
-#include <stdint.h>
+/* The network entry points of net.h: names, the training workspace, and
+ * each computation handed to the active ISA's engine. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastmlp.h"
-#include "gemm/gemm_row.h"
+#include "arch/kernel_table.h"
 #include "nn/net.h"
-#include "nn/rng.h"
 #include "nn/trainer.h"
 
 static const char *const activation_names[FM_ACT_COUNT] = {
@@ -107,45 +103,11 @@ void fm_trainer_destroy(fm_trainer *t)
     free(t);
 }
 
-/* A GEMM that could not get its workspace marks the trainer; the batch's
- * result is then discarded (FM_NO_MEMORY). */
-#define FM_GEMM_OR_FLAG(gemm, ...)            \
-    do {                                      \
-        if (gemm(__VA_ARGS__) != 0)           \
-            t->out_of_memory = 1;             \
-    } while (0)
-
-#define FM_T float
-#define FM_T_IS_DOUBLE 0
-#define FM_P(x) s_##x
-#define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_sgemm, __VA_ARGS__)
-#define FM_GEMM_ROW_THREADS fm_sgemm_row_threads
-#define FM_GEMM_ROW_PART fm_sgemm_row_part
-#define FM_OPT_STEP fm_s_optimizer_step
-#define FM_ALL_FINITE fm_s_all_finite
-#include "nn/layers_impl.h"
-#include "nn/losses_impl.h"
-#include "nn/net_impl.h"
-#undef FM_T
-#undef FM_T_IS_DOUBLE
-#undef FM_P
-#undef FM_GEMM
-#undef FM_GEMM_ROW_THREADS
-#undef FM_GEMM_ROW_PART
-#undef FM_OPT_STEP
-#undef FM_ALL_FINITE
-
-#define FM_T double
-#define FM_T_IS_DOUBLE 1
-#define FM_P(x) d_##x
-#define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_dgemm, __VA_ARGS__)
-#define FM_GEMM_ROW_THREADS fm_dgemm_row_threads
-#define FM_GEMM_ROW_PART fm_dgemm_row_part
-#define FM_OPT_STEP fm_d_optimizer_step
-#define FM_ALL_FINITE fm_d_all_finite
-#include "nn/layers_impl.h"
-#include "nn/losses_impl.h"
-#include "nn/net_impl.h"
+/* The entry points: the active ISA's engine (engine.h) does the work. */
+static const fm_engine *engine(void)
+{
+    return &fm_kernels()->engine;
+}
 
 void fm_train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,
                     const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long epoch,
@@ -155,10 +117,7 @@ void fm_train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targe
     stats->rows = stats->batches = stats->bad_batch = 0;
     stats->status = FM_OK;
     t->out_of_memory = 0;
-    if (net->is_double)
-        d_train_epoch(net, t, x, targets, row_weights, n, batch, epoch, shuffle, stop, stats);
-    else
-        s_train_epoch(net, t, x, targets, row_weights, n, batch, epoch, shuffle, stop, stats);
+    engine()->train_epoch(net, t, x, targets, row_weights, n, batch, epoch, shuffle, stop, stats);
 }
 
 int fm_evaluate(const fm_net *net, const void *x, const void *targets, const void *row_weights,
@@ -168,10 +127,7 @@ int fm_evaluate(const fm_net *net, const void *x, const void *targets, const voi
     if (!t)
         return -1;
     memset(stats, 0, sizeof *stats);
-    if (net->is_double)
-        d_evaluate(net, t, x, targets, row_weights, n, batch, stats);
-    else
-        s_evaluate(net, t, x, targets, row_weights, n, batch, stats);
+    engine()->evaluate(net, t, x, targets, row_weights, n, batch, stats);
     const int failed = t->out_of_memory;
     fm_trainer_destroy(t);
     return failed ? -1 : 0;
@@ -182,10 +138,7 @@ int fm_predict(const fm_net *net, const void *x, ptrdiff_t n, ptrdiff_t batch, v
     fm_trainer *t = fm_trainer_create(net, n < batch ? n : batch, 0);
     if (!t)
         return -1;
-    if (net->is_double)
-        d_predict(net, t, x, n, batch, y);
-    else
-        s_predict(net, t, x, n, batch, y);
+    engine()->predict(net, t, x, n, batch, y);
     const int failed = t->out_of_memory;
     fm_trainer_destroy(t);
     return failed ? -1 : 0;
@@ -197,8 +150,7 @@ int fm_loss_and_gradients(fm_net *net, const void *x, const void *targets,
     fm_trainer *t = fm_trainer_create(net, n, 0);
     if (!t)
         return -1;
-    *loss = net->is_double ? d_loss_and_gradients(net, t, x, targets, row_weights, n)
-                           : s_loss_and_gradients(net, t, x, targets, row_weights, n);
+    *loss = engine()->loss_and_gradients(net, t, x, targets, row_weights, n);
     const int failed = t->out_of_memory;
     fm_trainer_destroy(t);
     return failed ? -1 : 0;

@@ -1,4 +1,5 @@
-/* fm_s_optimizer_step and fm_d_optimizer_step: optim_impl.h for each type.
+/* The optimizers' state counts, and their updates (optim_impl.h, built
+ * into each ISA's engine) through the active engine.
  *
  * The state arrays of each optimizer, in this order (PyTorch's names):
  *   SGD       momentum_buffer (only when momentum != 0)
@@ -7,15 +8,8 @@
  *   Adadelta  square_avg, acc_delta
  *   Adam(W)   exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)
  */
-#include <math.h>
-
-#include "fastmlp.h"
+#include "arch/kernel_table.h"
 #include "nn/optim.h"
-#include "threads.h"
-
-/* Below this many elements per thread, waking a thread costs more than its
- * share of a memory-bound update saves. */
-#define MIN_ELEMS_PER_THREAD 16384.0
 
 int fm_optimizer_state_count(const fm_optimizer *opt)
 {
@@ -36,18 +30,14 @@ int fm_optimizer_state_count(const fm_optimizer *opt)
     }
 }
 
-#define FM_T float
-#define FM_P(x) s_##x
-#define FM_SQRT sqrtf
-#define FM_STEP fm_s_optimizer_step
-#include "nn/optim_impl.h"
-#undef FM_T
-#undef FM_P
-#undef FM_SQRT
-#undef FM_STEP
+void fm_s_optimizer_step(const fm_optimizer *opt, long step, ptrdiff_t n, float *p,
+                         const float *g, float *const *state)
+{
+    fm_kernels()->engine.s_optimizer_step(opt, step, n, p, g, state);
+}
 
-#define FM_T double
-#define FM_P(x) d_##x
-#define FM_SQRT sqrt
-#define FM_STEP fm_d_optimizer_step
-#include "nn/optim_impl.h"
+void fm_d_optimizer_step(const fm_optimizer *opt, long step, ptrdiff_t n, double *p,
+                         const double *g, double *const *state)
+{
+    fm_kernels()->engine.d_optimizer_step(opt, step, n, p, g, state);
+}

@@ -1,9 +1,9 @@
-/* The optimizer updates for one data type, included by optim.c once per type
- * with
+/* The optimizer updates for one data type, included by engine_impl.h once
+ * per type with
  *   FM_T     float or double
  *   FM_P(x)  prefix for this type's names: s_##x or d_##x
  *   FM_SQRT  sqrtf or sqrt
- *   FM_STEP  the public name: fm_s_optimizer_step or fm_d_optimizer_step
+ * and defining FM_P(optimizer_step), optim.h's fm_s/d_optimizer_step.
  *
  * Scalars (decayed learning rate, bias corrections) are computed in double
  * once per call and rounded to FM_T; the element-wise maths is in FM_T, in the
@@ -166,8 +166,8 @@ static void FM_P(step_run)(const void *args)
     FM_P(updates)[a->opt->kind](a->opt, a->step, lo, hi, a->p, a->g, a->state);
 }
 
-void FM_STEP(const fm_optimizer *opt, long step, ptrdiff_t n, FM_T *p, const FM_T *g,
-             FM_T *const *state)
+static void FM_P(optimizer_step)(const fm_optimizer *opt, long step, ptrdiff_t n, FM_T *p,
+                                 const FM_T *g, FM_T *const *state)
 {
     if ((unsigned)opt->kind >= FM_OPT_COUNT)
         return; /* not an optimizer: nothing to do */

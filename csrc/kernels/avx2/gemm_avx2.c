@@ -38,6 +38,7 @@
 void fm_kernels_init_avx2(fm_kernel_table *t)
 {
     t->isa = FM_ISA_AVX2;
+    fm_engine_init_avx2(&t->engine);
     fm_sgemm_avx2_6x16_register(&t->sgemm);
     t->sgemm.mc = 144, t->sgemm.kc = 256, t->sgemm.nc = 4080;
     fm_dgemm_avx2_6x8_register(&t->dgemm);

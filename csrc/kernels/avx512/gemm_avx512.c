@@ -38,6 +38,7 @@
 void fm_kernels_init_avx512(fm_kernel_table *t)
 {
     t->isa = FM_ISA_AVX512;
+    fm_engine_init_avx512(&t->engine);
     fm_sgemm_avx512_12x32_register(&t->sgemm);
     t->sgemm.mc = 240, t->sgemm.kc = 384, t->sgemm.nc = 3072;
     fm_dgemm_avx512_12x16_register(&t->dgemm);

@@ -46,6 +46,7 @@ static inline void v2d_store(double *p, fm_v2d v) { memcpy(p, &v, sizeof v); }
 void fm_kernels_init_generic(fm_kernel_table *t)
 {
     t->isa = FM_ISA_GENERIC;
+    fm_engine_init_generic(&t->engine);
     fm_sgemm_generic_4x8_register(&t->sgemm);
     t->sgemm.mc = 128, t->sgemm.kc = 256, t->sgemm.nc = 4096;
     fm_dgemm_generic_4x4_register(&t->dgemm);
