@@ -22,17 +22,20 @@ static inline FM_T FM_P(decayed)(FM_T g, FM_T p, FM_T wd)
     return wd != 0 ? g + wd * p : g;
 }
 
-/* state: [momentum_buffer] when momentum != 0 */
-static void FM_P(sgd)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
-    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
+/* The loops below are specialised (always inlined with constants) on which
+ * optional state arrays exist, so none has a branch on a pointer that may be
+ * NULL: GCC would if-convert such a branch into masked loads through the NULL
+ * pointer, which AMD CPUs execute more than ten times slower. */
+
+/* SGD's loop; buf is the momentum buffer (NULL, and `momentum` 0, without). */
+static inline __attribute__((always_inline)) void
+FM_P(sgd_loop)(const int momentum, ptrdiff_t lo, ptrdiff_t hi, FM_T *restrict p,
+               const FM_T *restrict g, FM_T *restrict buf, FM_T lr, FM_T wd, FM_T mom,
+               FM_T undamped, int first, int nesterov)
 {
-    const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, mom = (FM_T)o->momentum;
-    const FM_T undamped = (FM_T)(1 - o->dampening);
-    const int first = step == 1, nesterov = o->nesterov;
-    FM_T *restrict buf = o->momentum != 0 ? state[0] : NULL;
     for (ptrdiff_t i = lo; i < hi; ++i) {
         FM_T d = FM_P(decayed)(g[i], p[i], wd);
-        if (buf) {
+        if (momentum) {
             /* The buffer starts as the first gradient, not as zeros that the
              * first step would dampen; its initial content is never read. */
             buf[i] = first ? d : mom * buf[i] + undamped * d;
@@ -40,6 +43,18 @@ static void FM_P(sgd)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t 
         }
         p[i] -= lr * d;
     }
+}
+
+/* state: [momentum_buffer] when momentum != 0 */
+static void FM_P(sgd)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
+{
+    const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, mom = (FM_T)o->momentum;
+    const FM_T undamped = (FM_T)(1 - o->dampening);
+    if (o->momentum != 0)
+        FM_P(sgd_loop)(1, lo, hi, p, g, state[0], lr, wd, mom, undamped, step == 1, o->nesterov);
+    else
+        FM_P(sgd_loop)(0, lo, hi, p, g, NULL, lr, wd, 0, 0, 0, 0);
 }
 
 /* state: [sum] */
@@ -57,30 +72,52 @@ static void FM_P(adagrad)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdif
 }
 
 /* state: [square_avg, momentum_buffer when momentum > 0, grad_avg when centered] */
-static void FM_P(rmsprop)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
-    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
+/* RMSprop's loop; buf (momentum) and gavg (centered) may be absent (NULL,
+ * and their flag 0). */
+static inline __attribute__((always_inline)) void
+FM_P(rmsprop_loop)(const int momentum, const int centered, ptrdiff_t lo, ptrdiff_t hi,
+                   FM_T *restrict p, const FM_T *restrict g, FM_T *restrict sq,
+                   FM_T *restrict buf, FM_T *restrict gavg, FM_T lr, FM_T wd, FM_T eps,
+                   FM_T alpha, FM_T rest, FM_T mom)
 {
-    const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, eps = (FM_T)o->eps;
-    const FM_T alpha = (FM_T)o->alpha, rest = (FM_T)(1 - o->alpha), mom = (FM_T)o->momentum;
-    FM_T *restrict sq = state[0];
-    FM_T *restrict buf = o->momentum > 0 ? state[1] : NULL;
-    FM_T *restrict gavg = o->centered ? state[buf ? 2 : 1] : NULL;
     for (ptrdiff_t i = lo; i < hi; ++i) {
         const FM_T d = FM_P(decayed)(g[i], p[i], wd);
         sq[i] = alpha * sq[i] + rest * d * d;
         FM_T var = sq[i];
-        if (gavg) {
+        if (centered) {
             gavg[i] = alpha * gavg[i] + rest * d;
             var -= gavg[i] * gavg[i];
         }
         const FM_T avg = FM_SQRT(var) + eps;
-        if (buf) {
+        if (momentum) {
             buf[i] = mom * buf[i] + d / avg;
             p[i] -= lr * buf[i];
         } else {
             p[i] -= lr * d / avg;
         }
     }
+}
+
+static void FM_P(rmsprop)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
+    FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
+{
+    const FM_T lr = (FM_T)o->lr, wd = (FM_T)o->weight_decay, eps = (FM_T)o->eps;
+    const FM_T alpha = (FM_T)o->alpha, rest = (FM_T)(1 - o->alpha), mom = (FM_T)o->momentum;
+    FM_T *sq = state[0];
+    FM_T *buf = o->momentum > 0 ? state[1] : NULL;
+    FM_T *gavg = o->centered ? state[buf ? 2 : 1] : NULL;
+#define FM_RMSPROP(momentum, centered)                                                  \
+    FM_P(rmsprop_loop)(momentum, centered, lo, hi, p, g, sq, buf, gavg, lr, wd, eps, alpha, \
+                       rest, mom)
+    if (buf && gavg)
+        FM_RMSPROP(1, 1);
+    else if (buf)
+        FM_RMSPROP(1, 0);
+    else if (gavg)
+        FM_RMSPROP(0, 1);
+    else
+        FM_RMSPROP(0, 0);
+#undef FM_RMSPROP
 }
 
 /* state: [square_avg, acc_delta] */
@@ -99,8 +136,7 @@ static void FM_P(adadelta)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdi
     }
 }
 
-/* Adam's loop over [lo, hi), specialised (always inlined with a constant) on
- * `amsgrad` so it has no branch and vectorises. Arguments as in adam(). */
+/* Adam's loop; vmax (amsgrad) may be absent (NULL, and `amsgrad` 0). */
 static inline __attribute__((always_inline)) void
 FM_P(adam_loop)(const int amsgrad, ptrdiff_t lo, ptrdiff_t hi, FM_T *restrict p,
                 const FM_T *restrict g, FM_T *restrict m, FM_T *restrict v,
