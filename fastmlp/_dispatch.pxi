@@ -60,14 +60,21 @@ def get_num_threads():
     return fm_get_num_threads()
 
 
+cdef bint _all_finite(cnp.ndarray x):
+    """all_finite for an array already known to be C-contiguous float32/float64."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef const void *data = cnp.PyArray_DATA(x)
+    cdef bint is_float = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    cdef int ok
+    with nogil:
+        ok = (fm_s_all_finite(<const float *>data, n) if is_float
+              else fm_d_all_finite(<const double *>data, n))
+    return ok
+
+
 def all_finite(cnp.ndarray x):
     """True when the C-contiguous float32/float64 array x has no NaN or inf."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    cdef int typenum = cnp.PyArray_TYPE(x), ok
-    cdef const void *data = cnp.PyArray_DATA(x)
-    if not cnp.PyArray_IS_C_CONTIGUOUS(x) or typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(x)
+            or cnp.PyArray_TYPE(x) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)):
         raise ValueError("internal: all_finite takes a C-contiguous float32/float64 array")
-    with nogil:
-        ok = (fm_s_all_finite(<const float *>data, n) if typenum == cnp.NPY_FLOAT32
-              else fm_d_all_finite(<const double *>data, n))
-    return bool(ok)
+    return _all_finite(x)

@@ -249,13 +249,7 @@ cdef class NativeNet:
                 or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)
                 or not cnp.PyArray_ISNOTSWAPPED(arr)):
             return None
-        cdef Py_ssize_t size = cnp.PyArray_SIZE(arr)
-        cdef const void *data = cnp.PyArray_DATA(arr)
-        cdef int finite
-        with nogil:
-            finite = (fm_s_all_finite(<const float *>data, size) if self.typenum == cnp.NPY_FLOAT32
-                      else fm_d_all_finite(<const double *>data, size))
-        return self.predict(arr, min(batch, arr.shape[0])) if finite else None
+        return self.predict(arr, min(batch, arr.shape[0])) if _all_finite(arr) else None
 
     def predict(self, x, Py_ssize_t batch):
         cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]

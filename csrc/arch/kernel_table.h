@@ -1,4 +1,5 @@
-/* The table of kernels one ISA provides, and the blocking that goes with them.
+/* The table of kernels one ISA provides, the blocking that goes with them,
+ * and the network engine built for it (nn/engine.h).
  *
  * Each ISA file (csrc/kernels/<isa>/) fills the slots it has; dispatch.c first
  * fills every slot from the generic kernels, then lets the chosen ISA override,

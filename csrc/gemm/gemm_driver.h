@@ -88,13 +88,19 @@ static void FM_P(row_blocks)(const FM_KERNEL_T *kd, ptrdiff_t n, ptrdiff_t k, pt
     }
 }
 
+/* The wide_nr-column blocks of a row of n columns. */
+static ptrdiff_t FM_P(row_block_count)(const FM_KERNEL_T *kd, ptrdiff_t n)
+{
+    return (n + kd->wide_nr - 1) / kd->wide_nr;
+}
+
 /* One row, C = a . B, B's rows contiguous: threads split column blocks of
  * wide_nr. */
 static void FM_P(gemm_wide)(const void *args)
 {
     const FM_P(gemm_args) *g = args;
     ptrdiff_t lo, hi;
-    fm_share((g->n + g->kd->wide_nr - 1) / g->kd->wide_nr, &lo, &hi);
+    fm_share(FM_P(row_block_count)(g->kd, g->n), &lo, &hi);
     FM_P(row_blocks)(g->kd, g->n, g->k, g->plan.kc, g->alpha, g->a, g->cs_a, g->b, g->rs_b,
                      g->beta, g->c, g->cs_c, lo, hi, g->edge + g->edge_elems * fm_thread_id());
 }
@@ -190,7 +196,7 @@ static fm_gemm_blocking FM_P(blocking)(const FM_KERNEL_T *kd)
 
 int FM_GEMM_ROW_THREADS(ptrdiff_t n, ptrdiff_t k)
 {
-    const ptrdiff_t blocks = (n + fm_kernels()->FM_KERNEL.wide_nr - 1) / fm_kernels()->FM_KERNEL.wide_nr;
+    const ptrdiff_t blocks = FM_P(row_block_count)(&fm_kernels()->FM_KERNEL, n);
     const int threads = fm_threads_for((double)n * k, MIN_ROW_ELEMS_PER_THREAD);
     return threads < blocks ? threads : (int)blocks;
 }
@@ -202,7 +208,7 @@ int FM_GEMM_ROW_PART(ptrdiff_t n, ptrdiff_t k, const FM_T *a, const FM_T *b, FM_
     const fm_gemm_blocking blk = FM_P(blocking)(kd);
     const fm_gemm_plan plan = fm_plan_gemm(&blk, 1, n, k, 1, n, 1);
     /* the blocks fm_share gives thread `part` of `parts` in gemm_wide */
-    const ptrdiff_t blocks = (n + kd->wide_nr - 1) / kd->wide_nr;
+    const ptrdiff_t blocks = FM_P(row_block_count)(kd, n);
     const ptrdiff_t first = blocks * part / parts, end = blocks * (part + 1) / parts;
     FM_T *edge = NULL;
     if (end * kd->wide_nr > n && !(edge = fm_workspace_get((size_t)plan.kc * kd->nr * sizeof(FM_T))))

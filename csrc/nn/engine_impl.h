@@ -99,7 +99,6 @@ static int d_all_finite(const double *x, ptrdiff_t n)
 #include "nn/losses_impl.h"
 #include "nn/net_impl.h"
 
-
 /* The engine's entry points: each picks its float or double instantiation. */
 static void train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,
                         const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long epoch,

@@ -1,6 +1,6 @@
 /* Layer kernels for one data type: bias + activation forward, activation
  * backward, softmax, maxout, dropout, column sums and weight regularisers.
- * Included by net.c with FM_T, FM_P(x) and FM_T_IS_DOUBLE defined.
+ * Included by engine_impl.h with FM_T, FM_P(x) and FM_T_IS_DOUBLE defined.
  *
  * Every loop here is element-wise or row-wise, and every reduction runs in a
  * fixed order inside one thread, so results do not depend on the thread

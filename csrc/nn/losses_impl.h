@@ -1,6 +1,6 @@
 /* Losses for one data type, PyTorch's definitions, reduced as a mean over
  * every element of the batch (cross-entropy: over rows, its classes summed).
- * Included by net.c with FM_T, FM_P(x) and FM_T_IS_DOUBLE defined.
+ * Included by engine_impl.h with FM_T, FM_P(x) and FM_T_IS_DOUBLE defined.
  *
  * For B rows of D outputs, row i's loss L_i (weighted by w_i) is the mean of
  * its element losses (the sum over classes for cross-entropy), so the batch

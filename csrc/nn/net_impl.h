@@ -1,7 +1,6 @@
 /* Forward, backward and the training loop for one data type. Included by
- * net.c with FM_T, FM_P(x), FM_GEMM, FM_GEMM_ROW_THREADS, FM_GEMM_ROW_PART,
- * FM_OPT_STEP, FM_ALL_FINITE and
- * FM_T_IS_DOUBLE defined,
+ * engine_impl.h with FM_T, FM_P(x), FM_GEMM, FM_GEMM_ROW_THREADS,
+ * FM_GEMM_ROW_PART, FM_OPT_STEP, FM_ALL_FINITE and FM_T_IS_DOUBLE defined,
  * after layers_impl.h and losses_impl.h. */
 
 /* The bias + activation kernel of a Dense or Maxout layer. */
@@ -255,12 +254,12 @@ static void FM_P(evaluate)(const fm_net *net, fm_trainer *t, const FM_T *x, cons
 typedef struct {
     const fm_net *net;
     fm_trainer *t;
-    const FM_T *x, *out;
+    const FM_T *x;
 } FM_P(row_args);
 
 static void FM_P(infer_row)(const void *args)
 {
-    FM_P(row_args) *r = (FM_P(row_args) *)args;
+    const FM_P(row_args) *r = args;
     const fm_net *net = r->net;
     const int tid = fm_thread_id();
     const FM_T *in = r->x;
@@ -292,8 +291,6 @@ static void FM_P(infer_row)(const void *args)
         }
         in = r->t->a[l];
     }
-    if (tid == 0)
-        r->out = in;
 }
 
 static void FM_P(predict)(const fm_net *net, fm_trainer *t, const FM_T *x, ptrdiff_t n,
@@ -301,17 +298,21 @@ static void FM_P(predict)(const fm_net *net, fm_trainer *t, const FM_T *x, ptrdi
 {
     const ptrdiff_t out_cols = net->layers[net->n_layers - 1].out;
     if (n == 1) {
+        /* the team: as many threads as the widest layer uses; the output:
+         * the last layer with parameters (inference skips dropout) */
         int threads = 1;
+        const FM_T *out = x;
         for (int l = 0; l < net->n_layers; ++l) {
             const fm_layer *L = &net->layers[l];
-            const int parts = L->kind == FM_LAYER_DROPOUT
-                                  ? 1
-                                  : FM_GEMM_ROW_THREADS(L->out * L->pieces, L->in);
+            if (L->kind == FM_LAYER_DROPOUT)
+                continue;
+            const int parts = FM_GEMM_ROW_THREADS(L->out * L->pieces, L->in);
             threads = parts > threads ? parts : threads;
+            out = t->a[l];
         }
-        FM_P(row_args) r = {net, t, x, NULL};
+        const FM_P(row_args) r = {net, t, x};
         fm_parallel(FM_P(infer_row), &r, threads);
-        memcpy(y, r.out, (size_t)out_cols * sizeof(FM_T));
+        memcpy(y, out, (size_t)out_cols * sizeof(FM_T));
         return;
     }
     for (ptrdiff_t start = 0; start < n; start += batch) {

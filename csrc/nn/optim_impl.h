@@ -71,7 +71,6 @@ static void FM_P(adagrad)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdif
     }
 }
 
-/* state: [square_avg, momentum_buffer when momentum > 0, grad_avg when centered] */
 /* RMSprop's loop; buf (momentum) and gavg (centered) may be absent (NULL,
  * and their flag 0). */
 static inline __attribute__((always_inline)) void
@@ -98,6 +97,7 @@ FM_P(rmsprop_loop)(const int momentum, const int centered, ptrdiff_t lo, ptrdiff
     }
 }
 
+/* state: [square_avg, momentum_buffer when momentum > 0, grad_avg when centered] */
 static void FM_P(rmsprop)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t hi,
     FM_T *restrict p, const FM_T *restrict g, FM_T *const *state)
 {
