@@ -9,6 +9,12 @@
 
 static int fixed_threads; /* 0: follow OpenMP */
 
+#ifdef _OPENMP
+/* Depth of fm_parallel calls made inside a parallel region on this thread:
+ * while non-zero the thread works alone (threads.h). */
+static _Thread_local int alone;
+#endif
+
 int fm_openmp_enabled(void)
 {
 #ifdef _OPENMP
@@ -35,7 +41,7 @@ int fm_get_num_threads(void)
 int fm_thread_id(void)
 {
 #ifdef _OPENMP
-    return omp_get_thread_num();
+    return alone ? 0 : omp_get_thread_num();
 #else
     return 0;
 #endif
@@ -44,7 +50,7 @@ int fm_thread_id(void)
 int fm_team_size(void)
 {
 #ifdef _OPENMP
-    return omp_get_num_threads();
+    return alone ? 1 : omp_get_num_threads();
 #else
     return 1;
 #endif
@@ -52,6 +58,14 @@ int fm_team_size(void)
 
 void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
 {
+#ifdef _OPENMP
+    if (omp_in_parallel()) {
+        ++alone;
+        fn(args);
+        --alone;
+        return;
+    }
+#endif
     if (threads <= 1) {
         fn(args);
         return;
@@ -60,8 +74,21 @@ void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
     fn(args);
 }
 
+void fm_barrier(void)
+{
+#ifdef _OPENMP
+    if (!alone) {
+#pragma omp barrier
+    }
+#endif
+}
+
 int fm_threads_for(double work, double min_work_per_thread)
 {
+#ifdef _OPENMP
+    if (omp_in_parallel())
+        return 1;
+#endif
     const double most = work / min_work_per_thread;
     const int threads = fm_get_num_threads();
     return most < 2 ? 1 : most < threads ? (int)most : threads;

@@ -1,4 +1,10 @@
-/* OpenMP queries that compile to constants without OpenMP. */
+/* OpenMP queries that compile to constants without OpenMP.
+ *
+ * Work is written once for any team: each thread finds its part with
+ * fm_share and waits for the others with fm_barrier. Work started inside a
+ * parallel region (a thread of a team computing its own part of a larger
+ * job) runs on the calling thread alone: fm_parallel starts no threads,
+ * fm_share hands it everything, fm_barrier waits for no one. */
 #ifndef FM_THREADS_H
 #define FM_THREADS_H
 
@@ -9,15 +15,19 @@ int fm_team_size(void);   /* threads in the current team */
 
 /* fn(args) on `threads` threads, each finding its share with fm_share. One
  * thread calls fn directly: an OpenMP region costs microseconds even when
- * it runs on one thread, which small kernels cannot afford. */
+ * it runs on one thread, which small kernels cannot afford. Inside a
+ * parallel region, fn runs on the calling thread alone. */
 void fm_parallel(void (*fn)(const void *args), const void *args, int threads);
 
 /* Threads worth waking for `work`: at least min_work_per_thread each, at
- * most fm_get_num_threads(). */
+ * most fm_get_num_threads(); 1 inside a parallel region. */
 int fm_threads_for(double work, double min_work_per_thread);
 
 /* This thread's part [*lo, *hi) of `count` items split evenly over its team
  * (all of them outside a parallel region). */
 void fm_share(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi);
+
+/* Waits until every thread of the team is here. */
+void fm_barrier(void);
 
 #endif

@@ -34,6 +34,21 @@ def gemm_tile(dtype):
     return mr, nr
 
 
+def gemm_row_cuts(Py_ssize_t m, int parts, dtype):
+    """[(lo, hi), ...]: the row ranges the engine gives `parts` threads of an
+    m-row product (gemm_row.h), for float32 or float64."""
+    cdef Py_ssize_t lo, hi
+    cdef bint is_double = np.dtype(dtype) == np.float64
+    cuts = []
+    for part in range(parts):
+        if is_double:
+            fm_dgemm_row_range(m, part, parts, &lo, &hi)
+        else:
+            fm_sgemm_row_range(m, part, parts, &lo, &hi)
+        cuts.append((lo, hi))
+    return cuts
+
+
 def build_compiler():
     return fm_build_compiler().decode()
 

@@ -110,6 +110,7 @@ void *fm_workspace_get(size_t bytes)
 #define FM_GEMM fm_sgemm
 #define FM_GEMM_ROW_THREADS fm_sgemm_row_threads
 #define FM_GEMM_ROW_PART fm_sgemm_row_part
+#define FM_GEMM_ROW_RANGE fm_sgemm_row_range
 #include "gemm/gemm_driver.h"
 #undef FM_T
 #undef FM_P
@@ -118,6 +119,7 @@ void *fm_workspace_get(size_t bytes)
 #undef FM_GEMM
 #undef FM_GEMM_ROW_THREADS
 #undef FM_GEMM_ROW_PART
+#undef FM_GEMM_ROW_RANGE
 
 #define FM_T double
 #define FM_P(x) d_##x
@@ -126,4 +128,5 @@ void *fm_workspace_get(size_t bytes)
 #define FM_GEMM fm_dgemm
 #define FM_GEMM_ROW_THREADS fm_dgemm_row_threads
 #define FM_GEMM_ROW_PART fm_dgemm_row_part
+#define FM_GEMM_ROW_RANGE fm_dgemm_row_range
 #include "gemm/gemm_driver.h"

@@ -4,7 +4,8 @@
  *   FM_KERNEL  the kernel-table field: sgemm or dgemm
  *   FM_KERNEL_T its type: fm_sgemm_kernel or fm_dgemm_kernel
  *   FM_GEMM    the public name: fm_sgemm or fm_dgemm
- *   FM_GEMM_ROW_THREADS, FM_GEMM_ROW_PART  gemm_row.h's names for the type
+ *   FM_GEMM_ROW_THREADS, FM_GEMM_ROW_PART, FM_GEMM_ROW_RANGE
+ *              gemm_row.h's names for the type
  *
  * BLIS's loop nest. Around the micro-kernel: jc over nc-column panels of B,
  * pc over kc-deep slices of k, ic over mc-row blocks of A, then the grid of
@@ -131,7 +132,7 @@ static void FM_P(gemm_blocked)(const void *args)
                     kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
                                g->b_packed + jr * nr * kc);
                 }
-#pragma omp barrier
+                fm_barrier();
             }
             for (ptrdiff_t ic = 0; ic < m; ic += plan->mc) {
                 const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
@@ -144,7 +145,7 @@ static void FM_P(gemm_blocked)(const void *args)
                         kd->pack_a(mb, kc, a_block + ir * mr * rs_a, rs_a, cs_a,
                                    g->a_packed + ir * mr * kc);
                     }
-#pragma omp barrier
+                    fm_barrier();
                 }
                 /* The tile grid, column of tiles by column of tiles, so a
                  * thread reuses each B micro-panel down its column. */
@@ -182,7 +183,7 @@ static void FM_P(gemm_blocked)(const void *args)
                 }
                 if (plan->pack_a || plan->pack_b) {
                     /* The packed A block or B panel is refilled next. */
-#pragma omp barrier
+                    fm_barrier();
                 }
             }
         }
@@ -217,6 +218,23 @@ int FM_GEMM_ROW_PART(ptrdiff_t n, ptrdiff_t k, const FM_T *a, const FM_T *b, FM_
     *lo = first * kd->wide_nr;
     *hi = end * kd->wide_nr < n ? end * kd->wide_nr : n;
     return 0;
+}
+
+void FM_GEMM_ROW_RANGE(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const int mr = fm_kernels()->FM_KERNEL.mr;
+    /* the cuts: multiples of mr, at least DOT_MAX_ROWS + 1 rows apart */
+    const ptrdiff_t step = (DOT_MAX_ROWS + mr) / mr * mr;
+    const ptrdiff_t most = m / step;
+    if (parts > most)
+        parts = most > 1 ? (int)most : 1;
+    if (part >= parts) {
+        *lo = *hi = m;
+        return;
+    }
+    const ptrdiff_t steps = (m + step - 1) / step;
+    *lo = steps * part / parts * step;
+    *hi = part == parts - 1 ? m : steps * (part + 1) / parts * step;
 }
 
 int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,

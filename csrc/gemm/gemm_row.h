@@ -24,4 +24,14 @@ int fm_sgemm_row_part(ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, 
 int fm_dgemm_row_part(ptrdiff_t n, ptrdiff_t k, const double *a, const double *b, double *c,
                       int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
 
+/* Products split by rows of C instead: rows [*lo, *hi) of part `part` of at
+ * most `parts` of an m-row product, cut so that a GEMM of A's rows lo..hi
+ * alone computes those rows of C with the bits of the whole product. The cuts
+ * fall on micro-tile boundaries (a tile's height decides how its k loop
+ * accumulates), and no part is so short that it would take the one-row or
+ * dot-product path. When m rows cannot be cut `parts` ways, the last parts
+ * are empty. */
+void fm_sgemm_row_range(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
+void fm_dgemm_row_range(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
+
 #endif

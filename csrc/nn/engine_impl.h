@@ -59,13 +59,16 @@ static int d_all_finite(const double *x, ptrdiff_t n)
 #undef FM_P
 #undef FM_SQRT
 
-/* A GEMM that could not get its workspace marks the trainer; the batch's
- * result is then discarded (FM_NO_MEMORY). */
-#define FM_GEMM_OR_FLAG(gemm, ...)            \
-    do {                                      \
-        if (gemm(__VA_ARGS__) != 0)           \
-            t->out_of_memory = 1;             \
+/* A GEMM that could not get its workspace marks the trainer (from any
+ * thread of a team); the batch's result is then discarded (FM_NO_MEMORY). */
+#define FM_GEMM_OR_FLAG(gemm, ...)                                        \
+    do {                                                                  \
+        if (gemm(__VA_ARGS__) != 0)                                       \
+            __atomic_store_n(&t->out_of_memory, 1, __ATOMIC_RELAXED);     \
     } while (0)
+
+/* A thread's part of a layer's parameters (net_impl.h, part_of). */
+typedef struct { ptrdiff_t r0, r1, c0, c1; } param_part;
 
 #define FM_T float
 #define FM_T_IS_DOUBLE 0
@@ -73,6 +76,7 @@ static int d_all_finite(const double *x, ptrdiff_t n)
 #define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_sgemm, __VA_ARGS__)
 #define FM_GEMM_ROW_THREADS fm_sgemm_row_threads
 #define FM_GEMM_ROW_PART fm_sgemm_row_part
+#define FM_GEMM_ROW_RANGE fm_sgemm_row_range
 #define FM_OPT_STEP s_optimizer_step
 #define FM_ALL_FINITE s_all_finite
 #include "nn/layers_impl.h"
@@ -84,6 +88,7 @@ static int d_all_finite(const double *x, ptrdiff_t n)
 #undef FM_GEMM
 #undef FM_GEMM_ROW_THREADS
 #undef FM_GEMM_ROW_PART
+#undef FM_GEMM_ROW_RANGE
 #undef FM_OPT_STEP
 #undef FM_ALL_FINITE
 
@@ -93,6 +98,7 @@ static int d_all_finite(const double *x, ptrdiff_t n)
 #define FM_GEMM(...) FM_GEMM_OR_FLAG(fm_dgemm, __VA_ARGS__)
 #define FM_GEMM_ROW_THREADS fm_dgemm_row_threads
 #define FM_GEMM_ROW_PART fm_dgemm_row_part
+#define FM_GEMM_ROW_RANGE fm_dgemm_row_range
 #define FM_OPT_STEP d_optimizer_step
 #define FM_ALL_FINITE d_all_finite
 #include "nn/layers_impl.h"

@@ -9,12 +9,12 @@
 #include "nn/nn_math.h"
 
 /* The element-wise and row-wise kernels take their operands in one struct
- * and work on rows [lo, hi); over_rows runs one on all rows, on several
- * threads when the batch is large enough to pay for them. */
+ * and work on rows [lo, hi); over_rows runs one on rows [r->lo, r->hi), on
+ * several threads when there are enough rows to pay for them. */
 typedef struct FM_P(rows_args) FM_P(rows_args);
 struct FM_P(rows_args) {
     void (*fn)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi);
-    ptrdiff_t rows, cols;
+    ptrdiff_t lo, hi, cols;
     const FM_T *b, *g, *mask, *in;
     FM_T *z, *a, *dz, *out;
     FM_T p;             /* activation parameter */
@@ -30,13 +30,14 @@ static void FM_P(rows_run)(const void *args)
 {
     const FM_P(rows_args) *r = args;
     ptrdiff_t lo, hi;
-    fm_share(r->rows, &lo, &hi);
-    r->fn(r, lo, hi);
+    fm_share(r->hi - r->lo, &lo, &hi);
+    r->fn(r, r->lo + lo, r->lo + hi);
 }
 
 static void FM_P(over_rows)(const FM_P(rows_args) *r)
 {
-    fm_parallel(FM_P(rows_run), r, fm_threads_for((double)r->rows * r->cols, FM_ELEMS_PER_THREAD));
+    fm_parallel(FM_P(rows_run), r,
+                fm_threads_for((double)(r->hi - r->lo) * r->cols, FM_ELEMS_PER_THREAD));
 }
 
 /* z += b (row broadcast), a = act(z); and dz = g * act'(z, a): one pair per
@@ -169,36 +170,41 @@ static void FM_P(multiply)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
         out[e] = in[e] * mask[e];
 }
 
-/* db_j = sum over rows of dz_ij, each column summed top to bottom. */
-static void FM_P(column_sums)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *dz, FM_T *db)
+/* db_j = sum over rows of dz_ij for columns j in [lo, hi) of `cols`, each
+ * column summed top to bottom. */
+static void FM_P(column_sums)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t lo, ptrdiff_t hi,
+                              const FM_T *dz, FM_T *db)
 {
-    for (ptrdiff_t j = 0; j < cols; ++j)
+    for (ptrdiff_t j = lo; j < hi; ++j)
         db[j] = 0;
     for (ptrdiff_t i = 0; i < rows; ++i)
-        for (ptrdiff_t j = 0; j < cols; ++j)
+        for (ptrdiff_t j = lo; j < hi; ++j)
             db[j] += dz[i * cols + j];
 }
 
-/* The L1/L2 penalty l1 sum|W| + l2 sum W^2 (Keras's regularisers), and its
- * gradient added to dW unless dw is NULL. */
-static double FM_P(add_weight_penalty)(ptrdiff_t count, double l1, double l2, const FM_T *w,
-                                       FM_T *dw)
+/* The L1/L2 penalty l1 sum|W| + l2 sum W^2 (Keras's regularisers). */
+static double FM_P(weight_penalty_sum)(ptrdiff_t count, double l1, double l2, const FM_T *w)
 {
     double penalty = 0;
-    for (ptrdiff_t e = 0; e < count; ++e) {
-        const FM_T v = w[e];
-        penalty += l1 * FABS(v) + l2 * (double)v * v;
-        if (dw)
-            dw[e] += (FM_T)(l1 * ((v > 0) - (v < 0)) + 2 * l2 * v);
-    }
+    for (ptrdiff_t e = 0; e < count; ++e)
+        penalty += l1 * FABS(w[e]) + l2 * (double)w[e] * w[e];
     return penalty;
 }
 
-/* Max-norm: scale each unit's incoming weights (a column of W, in x cols)
- * down to norm max_norm when it is longer. */
-static void FM_P(apply_max_norm)(ptrdiff_t in, ptrdiff_t cols, double max_norm, FM_T *w)
+/* The penalty's gradient, added to dW. */
+static void FM_P(add_penalty_gradient)(ptrdiff_t count, double l1, double l2, const FM_T *w,
+                                       FM_T *dw)
 {
-    for (ptrdiff_t j = 0; j < cols; ++j) {
+    for (ptrdiff_t e = 0; e < count; ++e)
+        dw[e] += (FM_T)(l1 * ((w[e] > 0) - (w[e] < 0)) + 2 * l2 * w[e]);
+}
+
+/* Max-norm: scale each unit's incoming weights (a column of W, in x cols)
+ * down to norm max_norm when it is longer; columns [lo, hi). */
+static void FM_P(apply_max_norm)(ptrdiff_t in, ptrdiff_t cols, ptrdiff_t lo, ptrdiff_t hi,
+                                 double max_norm, FM_T *w)
+{
+    for (ptrdiff_t j = lo; j < hi; ++j) {
         double sq = 0;
         for (ptrdiff_t i = 0; i < in; ++i)
             sq += (double)w[i * cols + j] * w[i * cols + j];

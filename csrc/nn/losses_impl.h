@@ -62,19 +62,26 @@ static double FM_P(count_correct)(fm_accuracy kind, ptrdiff_t rows, ptrdiff_t co
     return correct;
 }
 
-/* Row losses into row_loss[0..rows), gradient of the batch loss into g.
- * a: outputs, z: pre-activations, t: targets, w: row weights or NULL.
- * Returns 1 when g is with respect to z (fused), 0 when with respect to a. */
-static int FM_P(loss_rows)(fm_loss loss, double delta, ptrdiff_t rows, ptrdiff_t cols,
-                           const FM_T *a, const FM_T *z, const FM_T *t, const FM_T *w,
-                           double *row_loss, FM_T *g)
+/* 1 when loss_rows writes the gradient with respect to the pre-activation z
+ * (fused with the output's softmax or sigmoid), 0 when with respect to a. */
+static int FM_P(loss_is_fused)(fm_loss loss)
+{
+    return loss == FM_LOSS_CROSS_ENTROPY || loss == FM_LOSS_KL || loss == FM_LOSS_BCE;
+}
+
+/* Row losses into row_loss[0..rows), and into g the gradient of the loss of
+ * a batch of batch_rows rows of which these are some. a: outputs,
+ * z: pre-activations, t: targets, w: row weights or NULL. */
+static void FM_P(loss_rows)(fm_loss loss, double delta, ptrdiff_t rows, ptrdiff_t batch_rows,
+                            ptrdiff_t cols, const FM_T *a, const FM_T *z, const FM_T *t,
+                            const FM_T *w, double *row_loss, FM_T *g)
 {
     const int softmax_loss = loss == FM_LOSS_CROSS_ENTROPY || loss == FM_LOSS_KL;
     /* Element losses are averaged over the row; cross-entropy sums classes. */
     const FM_T per_element = loss == FM_LOSS_CROSS_ENTROPY ? 1 : (FM_T)1 / cols;
     const FM_T *y = loss == FM_LOSS_BCE ? z : a; /* BCE works on the logit */
     for (ptrdiff_t i = 0; i < rows; ++i) {
-        const FM_T wi = w ? w[i] : 1, scale = wi * per_element / rows;
+        const FM_T wi = w ? w[i] : 1, scale = wi * per_element / batch_rows;
         const FM_T *ti = t + i * cols;
         FM_T *gi = g + i * cols;
         double li = 0;
@@ -105,5 +112,4 @@ static int FM_P(loss_rows)(fm_loss loss, double delta, ptrdiff_t rows, ptrdiff_t
         }
         row_loss[i] = wi * per_element * li;
     }
-    return softmax_loss || loss == FM_LOSS_BCE;
 }

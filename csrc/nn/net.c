@@ -50,29 +50,23 @@ static void lay_out(fm_trainer *t, carver *c, const fm_net *net, ptrdiff_t batch
 {
     const size_t el = net->is_double ? sizeof(double) : sizeof(float);
     const fm_layer *first = &net->layers[0], *last = &net->layers[net->n_layers - 1];
-    ptrdiff_t widest = first->in, widest_z = 0;
-    for (int l = 0; l < net->n_layers; ++l) {
-        const fm_layer *L = &net->layers[l];
-        widest = L->out > widest ? L->out : widest;
-        widest_z = z_cols(L) > widest_z ? z_cols(L) : widest_z;
-    }
     t->x = carve(c, el * batch * first->in);
     t->t = carve(c, el * batch * last->out);
     t->w = carve(c, el * batch);
-    t->g[0] = carve(c, el * batch * widest);
-    t->g[1] = carve(c, el * batch * widest);
-    t->dz = carve(c, el * batch * widest_z);
     t->row_loss = carve(c, sizeof(double) * batch);
     t->order = carve(c, sizeof(ptrdiff_t) * n_rows);
     t->z = carve(c, sizeof(void *) * net->n_layers);
     t->a = carve(c, sizeof(void *) * net->n_layers);
     t->mask = carve(c, sizeof(void *) * net->n_layers);
+    t->g = carve(c, sizeof(void *) * net->n_layers);
+    t->dz = carve(c, sizeof(void *) * net->n_layers);
     for (int l = 0; l < net->n_layers; ++l) {
         const fm_layer *L = &net->layers[l];
         void *z = carve(c, el * batch * z_cols(L)), *a = carve(c, el * batch * L->out);
         void *mask = carve(c, L->kind == FM_LAYER_DROPOUT ? el * batch * L->out : 0);
+        void *g = carve(c, el * batch * L->out), *dz = carve(c, el * batch * z_cols(L));
         if (c->base)
-            t->z[l] = z, t->a[l] = a, t->mask[l] = mask;
+            t->z[l] = z, t->a[l] = a, t->mask[l] = mask, t->g[l] = g, t->dz[l] = dz;
     }
 }
 

@@ -8,8 +8,9 @@ struct fm_trainer {
     ptrdiff_t batch;         /* rows the buffers hold */
     void *x, *t, *w;         /* the batch's inputs, targets, row weights */
     void **z, **a, **mask;   /* per layer: pre-activations, outputs, dropout masks */
-    void *g[2];              /* gradients flowing backward, ping-pong */
-    void *dz;                /* a layer's pre-activation gradient */
+    void **g, **dz;          /* per layer: the loss's gradients with respect to a and z
+                              * (each layer its own, so threads that own different
+                              * rows never share memory) */
     double *row_loss;        /* per row of the batch */
     ptrdiff_t *order;        /* the epoch's row order */
     int has_weights;
