@@ -38,6 +38,8 @@ SHAPES = [
     mnk(300, 70, 900, "k-slices-row-blocks"),
     mnk(3, 4500, 5, "column-panels"),
     mnk(150, 4200, 2, "column-panels-row-blocks"),
+    mnk(203, 1, 67, "matrix-vector"),
+    mnk(2, 1, 300, "two-rows-vector"),
 ]
 
 

@@ -18,7 +18,9 @@
 /* The same for a one-row product whose threads are already running
  * (gemm_row.h): a barrier costs far less than starting a team. */
 #define MIN_ROW_ELEMS_PER_THREAD (1 << 13)
-/* Up to this many rows, C = A . W^T is done by dot products over W's rows. */
+/* Up to this many rows, C = A . W^T is done by dot products over W's rows;
+ * so is a matrix times a vector (n == 1), whose one column would waste the
+ * rest of every micro-tile. */
 #define DOT_MAX_ROWS 4
 
 /* The smallest step, a multiple of `unit`, that cuts `extent` into as few
@@ -36,7 +38,8 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
     fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, balanced(k, blk->kc, 1),
                          balanced(m, blk->mc, blk->mr)};
     double units; /* work units the threads share */
-    if (m <= DOT_MAX_ROWS && cs_a == 1 && rs_b == 1 && cs_b != 1) {
+    const int dot_layout = cs_a == 1 && rs_b == 1;
+    if (dot_layout && ((m <= DOT_MAX_ROWS && cs_b != 1) || (n == 1 && m > 1))) {
         plan.path = FM_GEMM_DOT;
         units = (double)((n + 3) / 4);
     } else if (m == 1 && cs_b == 1) {
