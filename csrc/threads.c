@@ -65,12 +65,12 @@ void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
         --alone;
         return;
     }
-#endif
-    if (threads <= 1) {
+    if (threads > 1) {
+#pragma omp parallel num_threads(threads)
         fn(args);
         return;
     }
-#pragma omp parallel num_threads(threads)
+#endif
     fn(args);
 }
 
