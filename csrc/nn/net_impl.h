@@ -215,23 +215,6 @@ static void FM_P(gather)(fm_trainer *t, const fm_net *net, const FM_T *x, const 
     }
 }
 
-/* Starts fetching what gather() will copy for the same rows: rows of a
- * shuffled epoch come from anywhere in x, so each is a cache miss. */
-static void FM_P(prefetch_rows)(const fm_net *net, const FM_T *x, const FM_T *targets,
-                                const ptrdiff_t *order, ptrdiff_t start, ptrdiff_t lo,
-                                ptrdiff_t hi)
-{
-    const ptrdiff_t in = net->layers[0].in, out = net->layers[net->n_layers - 1].out;
-    const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(FM_T);
-    for (ptrdiff_t r = lo; r < hi; ++r) {
-        const ptrdiff_t src = order[start + r];
-        for (ptrdiff_t j = 0; j < in; j += line)
-            __builtin_prefetch(x + src * in + j, 0, 1);
-        if (targets)
-            __builtin_prefetch(targets + src * out, 0, 1);
-    }
-}
-
 /* A training epoch as its threads share it. With one thread (the network
  * is large) every GEMM and loop below uses all threads by itself. With a
  * team, each thread takes a part of each batch's rows through the forward
@@ -277,14 +260,6 @@ static void FM_P(train_part)(const void *args)
         FM_P(gather)(t, net, e->x, e->targets, e->weights, t->order, start, lo, hi);
         const double correct = FM_P(rows_gradients)(net, t, rows, lo, hi, FM_TRAIN, e->epoch, b);
         fm_barrier(); /* A */
-        if (start + e->batch < e->n) { /* this thread's rows of the next batch */
-            const ptrdiff_t next = e->n - start - e->batch < e->batch ? e->n - start - e->batch
-                                                                       : e->batch;
-            ptrdiff_t next_lo, next_hi;
-            FM_GEMM_ROW_RANGE(next, me, parts, &next_lo, &next_hi);
-            FM_P(prefetch_rows)(net, e->x, e->targets, t->order, start + e->batch, next_lo,
-                                next_hi);
-        }
         mine->correct = correct;
         mine->grad_bad = !FM_P(param_gradients)(net, t, t->x, rows, me, parts);
         if (me == 0) {
