@@ -35,6 +35,10 @@ int fm_openmp_enabled(void);
  * omp_set_num_threads, threadpoolctl). */
 void fm_set_num_threads(int n);
 int fm_get_num_threads(void);
+/* n >= 1: the calling thread's own OpenMP thread count (OpenMP keeps
+ * omp_set_num_threads per thread), which fm_get_num_threads follows there
+ * when the count is not fixed. */
+void fm_follow_threads(int n);
 
 /* ---- GEMM (csrc/gemm) --------------------------------------------------- *
  * C[m,n] = alpha * A[m,k] . B[k,n] + beta * C, where X[i,j] = x[i*rs_x + j*cs_x].

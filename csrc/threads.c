@@ -38,6 +38,16 @@ int fm_get_num_threads(void)
 #endif
 }
 
+void fm_follow_threads(int n)
+{
+#ifdef _OPENMP
+    if (n > 0)
+        omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
 int fm_thread_id(void)
 {
 #ifdef _OPENMP

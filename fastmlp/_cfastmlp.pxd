@@ -18,6 +18,7 @@ cdef extern from "fastmlp.h" nogil:
     int fm_openmp_enabled()
     void fm_set_num_threads(int n)
     int fm_get_num_threads()
+    void fm_follow_threads(int n)
 
     int fm_sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                  const float *a, Py_ssize_t rs_a, Py_ssize_t cs_a,

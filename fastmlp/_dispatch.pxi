@@ -49,6 +49,12 @@ def gemm_row_cuts(Py_ssize_t m, int parts, dtype):
     return cuts
 
 
+def follow_threads(int n):
+    """Make n (>= 1) this thread's OpenMP thread count, as the thread that
+    hands it work has (threadpoolctl limits each thread separately)."""
+    fm_follow_threads(n)
+
+
 def build_compiler():
     return fm_build_compiler().decode()
 

@@ -45,6 +45,18 @@ def _fit_worker():
     return _workers.executor
 
 
+def _submit(worker, fn, *args):
+    """fn(*args) on the fit worker, with the calling thread's thread count:
+    OpenMP keeps omp_set_num_threads (threadpoolctl's limit) per thread, so
+    the worker would not see a limit set here otherwise."""
+    return worker.submit(_with_threads, _core.get_num_threads(), fn, *args)
+
+
+def _with_threads(threads, fn, *args):
+    _core.follow_threads(threads)
+    return fn(*args)
+
+
 def _check_finite(x, name):
     """Raise when the float32/float64 array x holds NaN or infinity."""
     if not _core.all_finite(np.ascontiguousarray(x)):
@@ -334,7 +346,7 @@ class Sequential:
                 logs = self._fit_epoch(worker, net, X, T, W, batch_size, epoch, shuffle,
                                        progress)
                 if val is not None:
-                    stats = self._wait(worker.submit(net.evaluate, *val, _PREDICT_BATCH),
+                    stats = self._wait(_submit(worker, net.evaluate, *val, _PREDICT_BATCH),
                                        net)
                     logs.update(self._logs(stats, "val_"))
                 logs["lr"] = self.optimizer.lr
@@ -371,8 +383,9 @@ class Sequential:
         if progress:
             progress.start_epoch(epoch)
         try:
-            stats = self._wait(worker.submit(net.train_epoch, X, T, W, batch_size, epoch, shuffle),
-                               net, progress, start)
+            stats = self._wait(
+                _submit(worker, net.train_epoch, X, T, W, batch_size, epoch, shuffle),
+                net, progress, start)
         finally:  # also after Ctrl-C: the weights are those after the last whole batch
             self._step = net.step
         if stats["status"] == "diverged":

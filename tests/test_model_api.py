@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import fastmlp as fm
 from fastmlp import callbacks
@@ -107,6 +108,30 @@ def test_thread_count_does_not_change_results(restore_threads):
         assert _same(first[0], other[0])
         assert np.array_equal(first[1], other[1])
         assert first[2] == other[2] and first[3] == other[3]
+
+
+@pytest.mark.skipif(not fm.config()["openmp"],
+                    reason="built without OpenMP: no thread count to follow")
+def test_fit_follows_the_callers_threadpoolctl_limit(restore_threads):
+    """fit runs the native loop on a worker thread; OpenMP keeps a limit per
+    thread, so fit hands the caller's to the worker along with each epoch."""
+    from fastmlp import _core
+    from fastmlp.model import _fit_worker
+
+    fm.set_num_threads(None)
+    X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+    model = fm.Sequential([fm.Dense(1)], input_dim=4, seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+
+    def worker_threads():
+        return _fit_worker().submit(_core.get_num_threads).result()
+
+    for limit in (1, 3):
+        with threadpool_limits(limit, user_api="openmp"):
+            model.fit(X, X[:, 0], epochs=1, verbose=0)
+            assert worker_threads() == limit
+    model.fit(X, X[:, 0], epochs=1, verbose=0)
+    assert worker_threads() == fm.get_num_threads()
 
 
 # ---- dtypes and predict -------------------------------------------------------
