@@ -7,6 +7,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 import fastmlp
 
 # Subprocesses start here: `python -c` puts its working directory first on
@@ -29,7 +31,7 @@ SCRIPT = textwrap.dedent("""
     m.compile("cross_entropy", "adam")
     print("ready", flush=True)
     try:
-        m.fit(X, y, epochs=10_000, batch_size=8, verbose=0)
+        m.fit(X, y, epochs=10_000, batch_size=int(sys.argv[1]), verbose=0)
         outcome = "finished"
     except KeyboardInterrupt:
         outcome = "interrupted"
@@ -41,11 +43,14 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_ctrl_c_stops_fit_and_keeps_a_usable_model():
+@pytest.mark.parametrize("batch", [8, 128], ids=["one-thread-batches", "split-batches"])
+def test_ctrl_c_stops_fit_and_keeps_a_usable_model(batch):
+    """Batches of 8 rows run on one thread; batches of 128 split between
+    threads (where the team agrees on the stop at a barrier)."""
     # The child imports the fastmlp these tests import (installed or in place).
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
     env = dict(os.environ, PYTHONPATH=package_root)
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(batch)], stdout=subprocess.PIPE, text=True,
                             cwd=HERE, env=env)
     try:
         assert proc.stdout.readline().strip() == "ready"

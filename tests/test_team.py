@@ -155,3 +155,25 @@ def test_threads_never_share_the_rows_of_a_layer_of_another_width(threads_restor
     reference = one_batch(1)
     for _ in range(40):
         assert all(a.tobytes() == b.tobytes() for a, b in zip(reference, one_batch(2)))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("lr", [1e30, 3e38], ids=["bad-gradient", "bad-update"])
+def test_divergence_stops_every_thread_at_the_same_batch(lr, threads_restored):
+    """A split batch whose gradient (or update) is not finite stops the fit on
+    every thread count at the same epoch and batch, with the same weights."""
+    rng = np.random.default_rng(1)
+    X = (100 * rng.standard_normal((640, 16))).astype(np.float32)
+    y = rng.integers(0, 4, 640)
+    outcomes = []
+    for threads in THREADS:
+        fm.set_num_threads(threads)
+        model = fm.Sequential([fm.Dense(32, activation="relu"), fm.Dense(4, activation="softmax")],
+                              input_dim=16, seed=3)
+        model.compile(loss="cross_entropy", optimizer=fm.optim.SGD(lr=lr))
+        with pytest.raises(fm.DivergenceError) as info:
+            model.fit(X, y, epochs=3, batch_size=64, verbose=0)
+        weights = model.get_weights()
+        assert all(np.isfinite(w).all() for w in weights)
+        outcomes.append((info.value.epoch, info.value.batch, [w.tobytes() for w in weights]))
+    assert all(o == outcomes[0] for o in outcomes[1:])
