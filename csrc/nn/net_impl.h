@@ -215,8 +215,9 @@ static void FM_P(gather)(fm_trainer *t, const fm_net *net, const FM_T *x, const 
     }
 }
 
-/* A training epoch as its threads share it. With one thread (the network
- * is large) every GEMM and loop below uses all threads by itself. With a
+/* A training epoch as its threads share it (team_size decides how many).
+ * With one (small batches, or a large layer and few rows per thread) every
+ * GEMM and loop below uses all threads by itself. With a
  * team, each thread takes a part of each batch's rows through the forward
  * and backward passes, then a part of every parameter's gradient and
  * update; barriers separate the phases:
