@@ -332,7 +332,8 @@ static int FM_P(team_size)(const fm_net *net, ptrdiff_t batch)
     const int threads = fm_get_num_threads();
     for (int l = 0; l < net->n_layers; ++l) {
         const fm_layer *L = &net->layers[l];
-        if (L->in * L->out * L->pieces > LARGE_LAYER_ELEMS && batch < LARGE_ROWS_PER_PART * threads)
+        if (L->kind != FM_LAYER_DROPOUT && L->in * L->out * L->pieces > LARGE_LAYER_ELEMS &&
+            batch < LARGE_ROWS_PER_PART * threads)
             return 1;
     }
     const int most = fm_threads_for((double)batch, MIN_ROWS_PER_PART);
