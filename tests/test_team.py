@@ -95,7 +95,7 @@ def _multilabel(dtype):
     return model
 
 
-def _targets(kind, X, rng):
+def _targets(kind, X):
     if kind is _regression:
         return np.tanh(X[:, :4].sum(axis=1))
     if kind is _classifier:
@@ -107,7 +107,7 @@ def _run(kind, dtype, threads):
     fm.set_num_threads(threads)
     rng = np.random.default_rng(5)
     X = rng.standard_normal((331, 32)).astype(dtype)
-    y = _targets(kind, X, rng)
+    y = _targets(kind, X)
     w = rng.uniform(0.5, 2.0, len(X))
     model = kind(dtype)
     # 331 rows, a tenth held out: batches of 64 end with one of 42 rows;

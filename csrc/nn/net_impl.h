@@ -76,25 +76,35 @@ static void FM_P(backprop)(const fm_net *net, fm_trainer *t, ptrdiff_t lo, ptrdi
     }
 }
 
-/* The rows [lo, hi) of a batch of `rows` gathered in t: the forward pass,
- * their losses into t->row_loss, every layer's dz on them. Returns the rows
- * counted correct. */
-static double FM_P(rows_gradients)(const fm_net *net, fm_trainer *t, ptrdiff_t rows,
-                                   ptrdiff_t lo, ptrdiff_t hi, fm_forward_mode mode, long epoch,
-                                   ptrdiff_t batch)
+/* The losses of rows [lo, hi) of a batch of `rows`, whose outputs (from
+ * row 0) are `out`, into t->row_loss, and the gradient with respect to the
+ * last layer's output (or, fused, its pre-activation) into its g (or dz).
+ * Returns the rows counted correct. */
+static double FM_P(rows_loss)(const fm_net *net, fm_trainer *t, ptrdiff_t rows, ptrdiff_t lo,
+                              ptrdiff_t hi, const FM_T *out)
 {
     const int last = net->n_layers - 1, fused = FM_P(loss_is_fused)(net->loss);
     const ptrdiff_t cols = net->layers[last].out;
-    const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, mode, epoch, batch);
     const FM_T *targets = (const FM_T *)t->t + lo * cols;
     FM_P(loss_rows)(net->loss, net->huber_delta, hi - lo, rows, cols, out + lo * cols,
                     (const FM_T *)t->z[last] + lo * cols, targets,
                     t->has_weights ? (const FM_T *)t->w + lo : NULL, t->row_loss + lo,
                     (FM_T *)(fused ? t->dz[last] : t->g[last]) + lo * cols);
-    FM_P(backprop)(net, t, lo, hi, fused);
     return net->accuracy == FM_ACCURACY_NONE
                ? 0
                : FM_P(count_correct)(net->accuracy, hi - lo, cols, out + lo * cols, targets);
+}
+
+/* The rows [lo, hi) of a batch of `rows` gathered in t: the forward pass,
+ * their losses, every layer's dz on them. Returns the rows counted correct. */
+static double FM_P(rows_gradients)(const fm_net *net, fm_trainer *t, ptrdiff_t rows,
+                                   ptrdiff_t lo, ptrdiff_t hi, fm_forward_mode mode, long epoch,
+                                   ptrdiff_t batch)
+{
+    const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, mode, epoch, batch);
+    const double correct = FM_P(rows_loss)(net, t, rows, lo, hi, out);
+    FM_P(backprop)(net, t, lo, hi, FM_P(loss_is_fused)(net->loss));
+    return correct;
 }
 
 /* Part `part` of `parts` of a layer's parameters: rows [r0, r1) of W (cut
@@ -147,6 +157,16 @@ static double FM_P(weight_penalty)(const fm_net *net)
                                                 (const FM_T *)L->w);
     }
     return penalty;
+}
+
+/* The loss of a batch of `rows` whose row losses are in t: their sum, with
+ * the weight penalty counted once per row. */
+static double FM_P(batch_loss)(const fm_net *net, const fm_trainer *t, ptrdiff_t rows)
+{
+    double loss = 0;
+    for (ptrdiff_t i = 0; i < rows; ++i)
+        loss += t->row_loss[i];
+    return loss + FM_P(weight_penalty)(net) * rows;
 }
 
 /* One optimizer step, number `step`, on part `part` of `parts` of every
@@ -264,11 +284,7 @@ static void FM_P(train_part)(const void *args)
         mine->correct = correct;
         mine->grad_bad = !FM_P(param_gradients)(net, t, t->x, rows, me, parts);
         if (me == 0) {
-            double loss = 0;
-            for (ptrdiff_t i = 0; i < rows; ++i)
-                loss += t->row_loss[i];
-            /* the weight penalty counts once per row */
-            e->loss = loss + FM_P(weight_penalty)(net) * rows;
+            e->loss = FM_P(batch_loss)(net, t, rows);
             e->stop_after = e->stop && *e->stop;
         }
         fm_barrier(); /* B */
@@ -391,22 +407,14 @@ static void FM_P(evaluate_part)(const void *args)
     const FM_P(inference_team) *e = args;
     const fm_net *net = e->net;
     fm_trainer *t = e->t;
-    const int me = fm_thread_id(), parts = fm_team_size(), last = net->n_layers - 1;
-    const ptrdiff_t cols = net->layers[last].out;
+    const int me = fm_thread_id(), parts = fm_team_size();
     for (ptrdiff_t start = 0; start < e->n; start += e->batch) {
         const ptrdiff_t rows = e->n - start < e->batch ? e->n - start : e->batch;
         ptrdiff_t lo, hi;
         FM_GEMM_ROW_RANGE(rows, me, parts, &lo, &hi);
         FM_P(gather)(t, net, e->x, e->targets, e->weights, NULL, start, lo, hi);
-        const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, FM_INFER, 0, 0) + lo * cols;
-        const FM_T *targets = (const FM_T *)t->t + lo * cols;
-        FM_P(loss_rows)(net->loss, net->huber_delta, hi - lo, rows, cols, out,
-                        (const FM_T *)t->z[last] + lo * cols, targets,
-                        t->has_weights ? (const FM_T *)t->w + lo : NULL, t->row_loss + lo,
-                        (FM_T *)t->g[last] + lo * cols);
-        e->correct[me] = net->accuracy == FM_ACCURACY_NONE
-                             ? 0
-                             : FM_P(count_correct)(net->accuracy, hi - lo, cols, out, targets);
+        const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, FM_INFER, 0, 0);
+        e->correct[me] = FM_P(rows_loss)(net, t, rows, lo, hi, out); /* its gradient: unused */
         fm_barrier();
         if (me == 0) {
             for (ptrdiff_t i = 0; i < rows; ++i)
@@ -532,8 +540,5 @@ static double FM_P(loss_and_gradients)(fm_net *net, fm_trainer *t, const FM_T *x
     FM_P(gather)(t, net, x, targets, weights, NULL, 0, 0, n);
     FM_P(rows_gradients)(net, t, n, 0, n, FM_TRAIN_NO_DROPOUT, 0, 0);
     FM_P(param_gradients)(net, t, t->x, n, 0, 1);
-    double loss = 0;
-    for (ptrdiff_t i = 0; i < n; ++i)
-        loss += t->row_loss[i];
-    return (loss + FM_P(weight_penalty)(net) * n) / n;
+    return FM_P(batch_loss)(net, t, n) / n;
 }
