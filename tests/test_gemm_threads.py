@@ -78,3 +78,20 @@ def test_concurrent_calls_from_python_threads(dtype, rng):
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda ab: fastmlp.gemm(*ab).tobytes(), operands * 3))
     assert got == expected * 3
+
+
+@NEEDS_OPENMP
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_with_own_columns_never_overwrite_each_others_panels(
+        isa, dtype, rng, restore_threads, threads):
+    """A is read in place (contiguous rows, few of them), so each thread packs
+    and multiplies its own column panels with no barrier, and may pack the
+    next k slice while another still reads this one. k = 520 is cut 174 + 174
+    + 172: had a panel's place depended on its slice's depth, the last slice's
+    panels would overlap a slower thread's current ones."""
+    a, b = make_operands(rng, 60, 96, 520, dtype)
+    fastmlp.set_num_threads(1)
+    expected = fastmlp.gemm(a, b).tobytes()
+    fastmlp.set_num_threads(threads)
+    differing = sum(fastmlp.gemm(a, b).tobytes() != expected for _ in range(60))
+    assert differing == 0, f"{differing} of 60 runs on {threads} threads differ from 1 thread"

@@ -32,12 +32,23 @@ static ptrdiff_t balanced(ptrdiff_t extent, ptrdiff_t max, ptrdiff_t unit)
     return (step + unit - 1) / unit * unit;
 }
 
-fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b)
+/* Whether A is read in place rather than packed: its rows are contiguous and
+ * few (a packed block is read once per row block, an in-place one once per
+ * column panel), and not 4 KB apart, where the rows of a block would share
+ * a few cache sets. Packing A would cost a pass over it and, with threads,
+ * a barrier before and after each block. */
+static int a_in_place(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t rs_a, ptrdiff_t cs_a)
 {
-    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, balanced(k, blk->kc, 1),
+    return cs_a == 1 && m <= 2 * blk->mc && rs_a * blk->elem_bytes % 4096 != 0;
+}
+
+fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          ptrdiff_t rs_a, ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b)
+{
+    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, 0, balanced(k, blk->kc, 1),
                          balanced(m, blk->mc, blk->mr)};
     double units; /* work units the threads share */
+    const ptrdiff_t col_panels = (n + blk->nr - 1) / blk->nr;
     const int dot_layout = cs_a == 1 && rs_b == 1;
     if (dot_layout && ((m <= DOT_MAX_ROWS && cs_b != 1) || (n == 1 && m > 1))) {
         plan.path = FM_GEMM_DOT;
@@ -46,7 +57,7 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
         plan.path = FM_GEMM_WIDE;
         units = (double)((n + blk->wide_nr - 1) / blk->wide_nr);
     } else {
-        units = (double)((m + blk->mr - 1) / blk->mr) * ((n + blk->nr - 1) / blk->nr);
+        units = (double)((m + blk->mr - 1) / blk->mr) * col_panels;
         /* B must be packed when its columns are not contiguous (the kernels
          * load nr-wide rows of it). Read in place, a kc-deep micro-panel whose
          * rows are 2^j bytes apart falls into a few L1 sets and is evicted
@@ -55,12 +66,15 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
          * reuse each panel. */
         plan.pack_b = cs_b != 1 || m > 2 * blk->mr;
         /* An A block is reused by every column panel of its B panel. */
-        plan.pack_a = n > 4 * blk->nr;
+        plan.pack_a = n > 4 * blk->nr && !a_in_place(blk, m, rs_a, cs_a);
     }
     plan.threads = plan.path == FM_GEMM_BLOCKED ? fm_threads_for(2.0 * m * n * k, MIN_FLOPS_PER_THREAD)
                                                 : fm_threads_for((double)n * k, MIN_B_ELEMS_PER_THREAD);
     if (plan.threads > units)
         plan.threads = units > 1 ? (int)units : 1;
+    /* Whole column panels per thread, when they share out nearly evenly. */
+    plan.own_columns = plan.path == FM_GEMM_BLOCKED && !plan.pack_a &&
+                       (col_panels % plan.threads == 0 || col_panels >= 4 * plan.threads);
     return plan;
 }
 

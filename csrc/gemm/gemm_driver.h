@@ -116,6 +116,7 @@ static void FM_P(gemm_blocked)(const void *args)
     const ptrdiff_t m = g->m, n = g->n, k = g->k, rs_a = g->rs_a, cs_a = g->cs_a;
     const ptrdiff_t rs_b = g->rs_b, cs_b = g->cs_b, rs_c = g->rs_c, cs_c = g->cs_c;
     FM_T *const edge_b = g->edge + g->edge_elems * fm_thread_id();
+    const int own_columns = plan->own_columns;
 
     for (ptrdiff_t jc = 0; jc < n; jc += kd->nc) {
         const ptrdiff_t nc = n - jc < kd->nc ? n - jc : kd->nc;
@@ -124,15 +125,24 @@ static void FM_P(gemm_blocked)(const void *args)
             const ptrdiff_t kc = k - pc < plan->kc ? k - pc : plan->kc;
             const FM_T beta_pc = pc == 0 ? g->beta : 1;
             const FM_T *const b_slice = g->b + pc * rs_b + jc * cs_b;
-            ptrdiff_t lo, hi;
+            /* Packed micro-panels sit plan->kc apart, however deep this slice:
+             * a thread with its own columns may pack the next slice while
+             * another still reads this one. */
+            ptrdiff_t lo, hi, own_lo = 0, own_hi = n_jr;
+            if (own_columns)
+                fm_share(n_jr, &own_lo, &own_hi);
             if (plan->pack_b) {
-                fm_share(n_jr, &lo, &hi);
+                if (own_columns)
+                    lo = own_lo, hi = own_hi;
+                else
+                    fm_share(n_jr, &lo, &hi);
                 for (ptrdiff_t jr = lo; jr < hi; ++jr) {
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
                     kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
-                               g->b_packed + jr * nr * kc);
+                               g->b_packed + jr * nr * plan->kc);
                 }
-                fm_barrier();
+                if (!own_columns)
+                    fm_barrier();
             }
             for (ptrdiff_t ic = 0; ic < m; ic += plan->mc) {
                 const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
@@ -149,7 +159,10 @@ static void FM_P(gemm_blocked)(const void *args)
                 }
                 /* The tile grid, column of tiles by column of tiles, so a
                  * thread reuses each B micro-panel down its column. */
-                fm_share(n_jr * n_ir, &lo, &hi);
+                if (own_columns)
+                    lo = own_lo * n_ir, hi = own_hi * n_ir;
+                else
+                    fm_share(n_jr * n_ir, &lo, &hi);
                 ptrdiff_t prepared_jr = -1;
                 const FM_T *bp = 0;
                 ptrdiff_t rs_bp = 0;
@@ -160,7 +173,7 @@ static void FM_P(gemm_blocked)(const void *args)
                     if (jr != prepared_jr) {
                         prepared_jr = jr;
                         if (plan->pack_b) {
-                            bp = g->b_packed + jr * nr * kc, rs_bp = nr;
+                            bp = g->b_packed + jr * nr * plan->kc, rs_bp = nr;
                         } else if (nb < nr) {
                             kd->pack_b(kc, nb, b_slice + jr * nr, rs_b, 1, edge_b);
                             bp = edge_b, rs_bp = nr;
@@ -181,8 +194,8 @@ static void FM_P(gemm_blocked)(const void *args)
                                      rs_c, cs_c, nb, g->alpha, beta_pc);
                     }
                 }
-                if (plan->pack_a || plan->pack_b) {
-                    /* The packed A block or B panel is refilled next. */
+                if (plan->pack_a || (plan->pack_b && !own_columns)) {
+                    /* The shared A block or B panel is refilled next. */
                     fm_barrier();
                 }
             }
@@ -192,7 +205,7 @@ static void FM_P(gemm_blocked)(const void *args)
 
 static fm_gemm_blocking FM_P(blocking)(const FM_KERNEL_T *kd)
 {
-    return (fm_gemm_blocking){kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr};
+    return (fm_gemm_blocking){kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr, sizeof(FM_T)};
 }
 
 int FM_GEMM_ROW_THREADS(ptrdiff_t n, ptrdiff_t k)
@@ -207,7 +220,7 @@ int FM_GEMM_ROW_PART(ptrdiff_t n, ptrdiff_t k, const FM_T *a, const FM_T *b, FM_
 {
     const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
     const fm_gemm_blocking blk = FM_P(blocking)(kd);
-    const fm_gemm_plan plan = fm_plan_gemm(&blk, 1, n, k, 1, n, 1);
+    const fm_gemm_plan plan = fm_plan_gemm(&blk, 1, n, k, k, 1, n, 1);
     /* the blocks fm_share gives thread `part` of `parts` in gemm_wide */
     const ptrdiff_t blocks = FM_P(row_block_count)(kd, n);
     const ptrdiff_t first = blocks * part / parts, end = blocks * (part + 1) / parts;
@@ -262,7 +275,7 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
 
     const FM_KERNEL_T *const kd = &fm_kernels()->FM_KERNEL;
     const fm_gemm_blocking blk = FM_P(blocking)(kd);
-    FM_P(gemm_args) g = {kd, fm_plan_gemm(&blk, m, n, k, cs_a, rs_b, cs_b), m, n, k, alpha, beta,
+    FM_P(gemm_args) g = {kd, fm_plan_gemm(&blk, m, n, k, rs_a, cs_a, rs_b, cs_b), m, n, k, alpha, beta,
                          a, b, c, rs_a, cs_a, rs_b, cs_b, rs_c, cs_c, NULL, NULL, NULL, 0};
     if (g.plan.path == FM_GEMM_DOT) {
         fm_parallel(FM_P(gemm_dot), &g, g.plan.threads);

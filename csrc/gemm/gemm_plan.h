@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 
-typedef struct { int mr, nr, mc, kc, nc, wide_nr; } fm_gemm_blocking;
+/* The kernel set's tile and cache blocking, and its element size in bytes. */
+typedef struct { int mr, nr, mc, kc, nc, wide_nr, elem_bytes; } fm_gemm_blocking;
 
 typedef enum {
     FM_GEMM_BLOCKED, /* the blocked loop nest, packing A and/or B as flagged */
@@ -14,17 +15,21 @@ typedef enum {
 
 /* kc, mc: the depth of k slices and height of row blocks, at most the
  * kernel's and balanced, so no slice is a sliver (k = 784 with kc = 256 is
- * cut 4 x 196, not 256 + 256 + 256 + 16). */
+ * cut 4 x 196, not 256 + 256 + 256 + 16).
+ * own_columns: each thread packs and multiplies only its own column panels
+ * of B (A is read in place), so no thread ever waits for another; otherwise
+ * the threads share each packed block and meet at barriers around it. */
 typedef struct {
     fm_gemm_path path;
-    int threads, pack_a, pack_b;
+    int threads, pack_a, pack_b, own_columns;
     ptrdiff_t kc, mc;
 } fm_gemm_plan;
 
-/* Decided from shapes and strides alone, never from the thread count, so
- * the arithmetic (and every bit of C) is the same for any number of threads. */
+/* The arithmetic (path, kc, mc, packing) is decided from shapes and strides
+ * alone, never from the thread count, so every bit of C is the same for any
+ * number of threads; only how the threads share the work depends on it. */
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                          ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b);
+                          ptrdiff_t rs_a, ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b);
 
 static inline size_t fm_round_up(ptrdiff_t x, int to) { return (size_t)((x + to - 1) / to) * to; }
 
