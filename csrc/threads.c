@@ -5,6 +5,8 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #endif
 
 static int fixed_threads; /* 0: follow OpenMP */
@@ -13,6 +15,25 @@ static int fixed_threads; /* 0: follow OpenMP */
 /* Depth of fm_parallel calls made inside a parallel region on this thread:
  * while non-zero the thread works alone (threads.h). */
 static _Thread_local int alone;
+
+/* The barrier of a team fm_parallel started: `arrived` threads are waiting
+ * in round `round`. Ours rather than `omp barrier` because libgomp lets a
+ * waiting thread spin only briefly (100 spins) before it sleeps in the
+ * kernel once the process has more OpenMP threads than CPUs, which a fit on
+ * its worker thread beside a predict on the main thread already gives: a
+ * training batch, whose barriers are microseconds apart, then pays a sleep
+ * and a wake-up at each of them. */
+typedef struct {
+    atomic_int arrived, round;
+} team_barrier;
+
+/* The barrier of the team this thread works in; NULL outside fm_parallel. */
+static _Thread_local team_barrier *team;
+
+/* Spins before a waiting thread starts yielding its CPU (about 0.1 ms): long
+ * enough for the imbalance of a batch's parts, short enough to hand the CPU
+ * over when there are more threads than CPUs. */
+#define SPINS_BEFORE_YIELD 4096
 #endif
 
 int fm_openmp_enabled(void)
@@ -76,19 +97,48 @@ void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
         return;
     }
     if (threads > 1) {
+        team_barrier barrier = {0, 0};
 #pragma omp parallel num_threads(threads)
-        fn(args);
+        {
+            team = &barrier;
+            fn(args);
+            team = NULL;
+        }
         return;
     }
 #endif
     fn(args);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 void fm_barrier(void)
 {
 #ifdef _OPENMP
-    if (!alone) {
-#pragma omp barrier
+    team_barrier *const b = team;
+    const int size = b && !alone ? omp_get_num_threads() : 1;
+    if (size == 1)
+        return;
+    /* Read before arriving: the round cannot move on until this thread
+     * has arrived. The last to arrive resets the count, then opens the
+     * next round; the acquire/release pairs make every thread's writes
+     * before the barrier visible to all after it. */
+    const int round = atomic_load_explicit(&b->round, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == size - 1) {
+        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->round, 1, memory_order_release);
+        return;
+    }
+    for (int spins = 0; atomic_load_explicit(&b->round, memory_order_acquire) == round; ++spins) {
+        if (spins < SPINS_BEFORE_YIELD)
+            cpu_relax();
+        else
+            sched_yield();
     }
 #endif
 }

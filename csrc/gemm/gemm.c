@@ -63,8 +63,10 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
          * rows are 2^j bytes apart falls into a few L1 sets and is evicted
          * before the next row tile reuses it; a packed one is contiguous.
          * Packing costs one pass over B, so it pays off once a few row tiles
-         * reuse each panel. */
-        plan.pack_b = cs_b != 1 || m > 2 * blk->mr;
+         * reuse each panel, unless all of B lies within 16 KB: then at most
+         * four of its lines share an L1 set, it stays there, and packing
+         * would copy it for nothing. */
+        plan.pack_b = cs_b != 1 || (m > 2 * blk->mr && k * rs_b * blk->elem_bytes > 16384);
         /* An A block is reused by every column panel of its B panel. */
         plan.pack_a = n > 4 * blk->nr && !a_in_place(blk, m, rs_a, cs_a);
     }
