@@ -121,7 +121,7 @@ void fm_barrier(void)
 {
 #ifdef _OPENMP
     team_barrier *const b = team;
-    const int size = b && !alone ? omp_get_num_threads() : 1;
+    const int size = b ? fm_team_size() : 1;
     if (size == 1)
         return;
     /* Read before arriving: the round cannot move on until this thread

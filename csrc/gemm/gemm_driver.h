@@ -125,18 +125,15 @@ static void FM_P(gemm_blocked)(const void *args)
             const ptrdiff_t kc = k - pc < plan->kc ? k - pc : plan->kc;
             const FM_T beta_pc = pc == 0 ? g->beta : 1;
             const FM_T *const b_slice = g->b + pc * rs_b + jc * cs_b;
-            /* Packed micro-panels sit plan->kc apart, however deep this slice:
-             * a thread with its own columns may pack the next slice while
-             * another still reads this one. */
-            ptrdiff_t lo, hi, own_lo = 0, own_hi = n_jr;
-            if (own_columns)
-                fm_share(n_jr, &own_lo, &own_hi);
+            /* This thread's share of the column panels: the ones it packs,
+             * and with own_columns also the only ones it multiplies. */
+            ptrdiff_t jr_lo, jr_hi, lo, hi;
+            fm_share(n_jr, &jr_lo, &jr_hi);
             if (plan->pack_b) {
-                if (own_columns)
-                    lo = own_lo, hi = own_hi;
-                else
-                    fm_share(n_jr, &lo, &hi);
-                for (ptrdiff_t jr = lo; jr < hi; ++jr) {
+                /* Panels sit plan->kc apart, however deep this slice: a
+                 * thread with its own columns may pack the next slice while
+                 * another still reads this one. */
+                for (ptrdiff_t jr = jr_lo; jr < jr_hi; ++jr) {
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
                     kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
                                g->b_packed + jr * nr * plan->kc);
@@ -160,7 +157,7 @@ static void FM_P(gemm_blocked)(const void *args)
                 /* The tile grid, column of tiles by column of tiles, so a
                  * thread reuses each B micro-panel down its column. */
                 if (own_columns)
-                    lo = own_lo * n_ir, hi = own_hi * n_ir;
+                    lo = jr_lo * n_ir, hi = jr_hi * n_ir;
                 else
                     fm_share(n_jr * n_ir, &lo, &hi);
                 ptrdiff_t prepared_jr = -1;
