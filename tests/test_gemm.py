@@ -178,6 +178,20 @@ def test_out_layouts(isa, dtype, rng, layout, beta, trans_a, trans_b):
     assert_untouched_outside(parent, before, index)
 
 
+@pytest.mark.parametrize("layout", OUT_LAYOUTS)
+def test_panels_packed_while_multiplying(isa, dtype, rng, layout):
+    """Few contiguous rows of A and a B too large to stay in L1: the first tile
+    down each column panel reads B in place and packs it for the tiles below,
+    over two k slices and a ragged last panel, into any out layout."""
+    m, n, k = 40, 70, 300
+    a, b = make_operands(rng, m, n, k, dtype)
+    out, parent, index = make_out(rng, m, n, dtype, layout)
+    c0, before = out.copy(), parent.copy()
+    fastmlp.gemm(a, b, alpha=-0.5, beta=1.5, out=out)
+    assert_gemm_close(out, a, b, alpha=-0.5, beta=1.5, c=c0)
+    assert_untouched_outside(parent, before, index)
+
+
 @pytest.mark.parametrize("shape", [mnk(1, 40, 7, "one-row"), mnk(40, 1, 7, "one-column")])
 @pytest.mark.parametrize("layout", OUT_LAYOUTS)
 def test_out_vectors(isa, dtype, rng, shape, layout):

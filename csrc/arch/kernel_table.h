@@ -25,9 +25,21 @@ typedef void (*fm_sgemm_ukr)(ptrdiff_t k, const float *a, ptrdiff_t rs_a, ptrdif
 typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                              const double *b, ptrdiff_t rs_b, double *c, ptrdiff_t rs_c,
                              ptrdiff_t cs_c, ptrdiff_t n, double alpha, double beta);
+/* The same for mr rows, also copying the nr-column micro-panel of B it reads
+ * into bp (bp[p*nr + j], as pack_b lays it out). */
+typedef void (*fm_sgemm_packing_ukr)(ptrdiff_t k, const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                     const float *b, ptrdiff_t rs_b, float *c, ptrdiff_t rs_c,
+                                     ptrdiff_t cs_c, ptrdiff_t n, float alpha, float beta,
+                                     float *bp);
+typedef void (*fm_dgemm_packing_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a,
+                                     ptrdiff_t cs_a, const double *b, ptrdiff_t rs_b, double *c,
+                                     ptrdiff_t rs_c, ptrdiff_t cs_c, ptrdiff_t n, double alpha,
+                                     double beta, double *bp);
 
 /* rows[m] computes m rows (1 <= m <= mr); `packed` computes mr rows from packed
- * panels (A strides 1 and mr, B row stride nr; its stride arguments are ignored).
+ * panels (A strides 1 and mr, B row stride nr; its stride arguments are ignored);
+ * `packing` computes mr rows with B in place, nr whole columns, and packs
+ * the micro-panel of B as it goes.
  * wide computes one row over wide_nr (a multiple of nr) columns, n <= wide_nr,
  * B read in place with wide_nr readable columns.
  * pack_a copies m <= mr rows of A into an mr-row micro-panel (ap[p*mr + i]);
@@ -39,6 +51,7 @@ typedef void (*fm_dgemm_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdi
  * (micro-panels sized for L1) and nc columns (B panel, sized for L3). */
 typedef struct {
     fm_sgemm_ukr rows[FM_MAX_MR + 1], packed, wide;
+    fm_sgemm_packing_ukr packing;
     void (*pack_a)(ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                    float *ap);
     void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -50,6 +63,7 @@ typedef struct {
 } fm_sgemm_kernel;
 typedef struct {
     fm_dgemm_ukr rows[FM_MAX_MR + 1], packed, wide;
+    fm_dgemm_packing_ukr packing;
     void (*pack_a)(ptrdiff_t m, ptrdiff_t k, const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                    double *ap);
     void (*pack_b)(ptrdiff_t k, ptrdiff_t n, const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,

@@ -129,17 +129,18 @@ static void FM_P(gemm_blocked)(const void *args)
              * and with own_columns also the only ones it multiplies. */
             ptrdiff_t jr_lo, jr_hi, lo, hi;
             fm_share(n_jr, &jr_lo, &jr_hi);
-            if (plan->pack_b) {
-                /* Panels sit plan->kc apart, however deep this slice: a
-                 * thread with its own columns may pack the next slice while
-                 * another still reads this one. */
+            /* Packed panels sit plan->kc apart, however deep this slice: a
+             * thread with its own columns may pack the next slice while
+             * another still reads this one. Such a thread packs each panel
+             * when it first reaches it, below; shared panels are packed here,
+             * by all threads, before any is read. */
+            if (plan->pack_b && !own_columns) {
                 for (ptrdiff_t jr = jr_lo; jr < jr_hi; ++jr) {
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
                     kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
                                g->b_packed + jr * nr * plan->kc);
                 }
-                if (!own_columns)
-                    fm_barrier();
+                fm_barrier();
             }
             for (ptrdiff_t ic = 0; ic < m; ic += plan->mc) {
                 const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
@@ -163,14 +164,27 @@ static void FM_P(gemm_blocked)(const void *args)
                 ptrdiff_t prepared_jr = -1;
                 const FM_T *bp = 0;
                 ptrdiff_t rs_bp = 0;
+                FM_T *pack_while_multiplying = NULL;
                 for (ptrdiff_t t = lo; t < hi; ++t) {
                     const ptrdiff_t jr = t / n_ir, ir = t % n_ir;
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
                     const ptrdiff_t mb = mc - ir * mr < mr ? mc - ir * mr : mr;
+                    FM_T *const ct = g->c + (ic + ir * mr) * rs_c + (jc + jr * nr) * cs_c;
                     if (jr != prepared_jr) {
                         prepared_jr = jr;
                         if (plan->pack_b) {
-                            bp = g->b_packed + jr * nr * plan->kc, rs_bp = nr;
+                            FM_T *const panel = g->b_packed + jr * nr * plan->kc;
+                            bp = panel, rs_bp = nr;
+                            /* An own panel, reached for the first time: the
+                             * column's first tile packs it as it multiplies
+                             * when it can read B whole rows at a time. */
+                            if (own_columns && ic == 0) {
+                                if (cs_b == 1 && nb == nr && mb == mr)
+                                    pack_while_multiplying = panel;
+                                else
+                                    kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
+                                               panel);
+                            }
                         } else if (nb < nr) {
                             kd->pack_b(kc, nb, b_slice + jr * nr, rs_b, 1, edge_b);
                             bp = edge_b, rs_bp = nr;
@@ -178,8 +192,11 @@ static void FM_P(gemm_blocked)(const void *args)
                             bp = b_slice + jr * nr, rs_bp = rs_b;
                         }
                     }
-                    FM_T *const ct = g->c + (ic + ir * mr) * rs_c + (jc + jr * nr) * cs_c;
-                    if (plan->pack_a) {
+                    if (pack_while_multiplying) {
+                        kd->packing(kc, a_block, rs_a, cs_a, b_slice + jr * nr, rs_b, ct, rs_c,
+                                    cs_c, nb, g->alpha, beta_pc, pack_while_multiplying);
+                        pack_while_multiplying = NULL;
+                    } else if (plan->pack_a) {
                         const FM_T *ap = g->a_packed + ir * mr * kc;
                         if (mb == mr && plan->pack_b)
                             kd->packed(kc, ap, 1, mr, bp, nr, ct, rs_c, cs_c, nb, g->alpha, beta_pc);

@@ -10,8 +10,8 @@
  *   UKR_KERNEL_T          the descriptor type (fm_sgemm_kernel / fm_dgemm_kernel)
  * and gets `static void UKR_NAME_register(UKR_KERNEL_T *)` that fills the
  * descriptor's rows[1..UKR_MR] with kernels for 1..UKR_MR rows, its `packed`
- * kernel, its one-row `wide` kernel, its dot-product kernel, its panel
- * packers and its tile size.
+ * and `packing` kernels, its one-row `wide` kernel, its dot-product kernel,
+ * its panel packers and its tile size.
  *
  * The tile is held in UKR_MR * UKR_NV vector registers: each step of k loads
  * UKR_NV vectors of B, broadcasts one A element per row and issues one FMA
@@ -38,6 +38,8 @@
 
 /* The kernel body for a tile of `mrows` rows x `nv` vectors; both are
  * constants at every call, so the loops unroll and acc lives in registers.
+ * A non-NULL b_copy receives each row of B as it is loaded (nv vectors per
+ * step of k, contiguous).
  * (GCC 12 cannot see that the edge path reads only the `tile` elements it
  * stored, j < n <= ncols, and warns on the one-row kernels.) */
 #pragma GCC diagnostic push
@@ -47,7 +49,7 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, const int nv, ptrdiff_t k,
                          const UKR_T *restrict a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                          const UKR_T *restrict b, ptrdiff_t rs_b,
                          UKR_T *restrict c, ptrdiff_t rs_c, ptrdiff_t cs_c,
-                         ptrdiff_t n, UKR_T alpha, UKR_T beta)
+                         ptrdiff_t n, UKR_T alpha, UKR_T beta, UKR_T *restrict b_copy)
 {
     enum { KS = UKR_KSPLIT(1, UKR_NV), ACC = UKR_MR * UKR_NV };
     const int ks = UKR_KSPLIT(mrows, nv), ncols = nv * UKR_VLEN;
@@ -66,6 +68,11 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, const int nv, ptrdiff_t k,
         UKR_V bv[UKR_WIDE_NV];                                               \
         for (int v = 0; v < nv; ++v)                                         \
             bv[v] = UKR_LOAD(b + v * UKR_VLEN);                              \
+        if (b_copy) {                                                        \
+            for (int v = 0; v < nv; ++v)                                     \
+                UKR_STORE(b_copy + v * UKR_VLEN, bv[v]);                     \
+            b_copy += nv * UKR_VLEN;                                         \
+        }                                                                    \
         if (nv == UKR_WIDE_NV)                                               \
             for (int v = 0; v < nv; v += UKR_LINE_V)                         \
                 __builtin_prefetch(b + UKR_PF_ROWS * rs_b + v * UKR_VLEN);   \
@@ -129,7 +136,7 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, const int nv, ptrdiff_t k,
                                          ptrdiff_t n, UKR_T alpha, UKR_T beta)           \
     {                                                                                  \
         UKR_CAT(UKR_NAME, _body)(M, UKR_NV, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,\
-                                 alpha, beta);                                         \
+                                 alpha, beta, NULL);                                   \
     }
 
 #if UKR_MR > 16
@@ -285,7 +292,19 @@ static void UKR_CAT(UKR_NAME, _packed)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs
 {
     (void)rs_a, (void)cs_a, (void)rs_b;
     UKR_CAT(UKR_NAME, _body)(UKR_MR, UKR_NV, k, a, 1, UKR_MR, b, UKR_NR, c, rs_c, cs_c, n,
-                             alpha, beta);
+                             alpha, beta, NULL);
+}
+
+/* A full tile, B read in place (UKR_NR whole columns), that also leaves the
+ * micro-panel of B it streamed packed in bp, as _pack_b would: the first
+ * tile down a column panel packs it for the rest at no extra pass over B. */
+static void UKR_CAT(UKR_NAME, _packing)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a,
+                                        ptrdiff_t cs_a, const UKR_T *b, ptrdiff_t rs_b,
+                                        UKR_T *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                                        ptrdiff_t n, UKR_T alpha, UKR_T beta, UKR_T *bp)
+{
+    UKR_CAT(UKR_NAME, _body)(UKR_MR, UKR_NV, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,
+                             alpha, beta, bp);
 }
 
 /* One row of C over UKR_WIDE_NV vectors of columns: C = a . B for m == 1,
@@ -296,12 +315,13 @@ static void UKR_CAT(UKR_NAME, _wide)(ptrdiff_t k, const UKR_T *a, ptrdiff_t rs_a
                                      ptrdiff_t n, UKR_T alpha, UKR_T beta)
 {
     UKR_CAT(UKR_NAME, _body)(1, UKR_WIDE_NV, k, a, rs_a, cs_a, b, rs_b, c, rs_c, cs_c, n,
-                             alpha, beta);
+                             alpha, beta, NULL);
 }
 
 static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 {
     kd->packed = UKR_CAT(UKR_NAME, _packed);
+    kd->packing = UKR_CAT(UKR_NAME, _packing);
     kd->pack_a = UKR_CAT(UKR_NAME, _pack_a);
     kd->pack_b = UKR_CAT(UKR_NAME, _pack_b);
     kd->dot = UKR_CAT(UKR_NAME, _dot);
