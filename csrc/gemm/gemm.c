@@ -18,6 +18,12 @@
 /* The same for a one-row product whose threads are already running
  * (gemm_row.h): a barrier costs far less than starting a team. */
 #define MIN_ROW_ELEMS_PER_THREAD (1 << 13)
+/* Up to this size, B is taken to stay in cache between calls (the weights
+ * of a layer being trained do), where the first tile down a column panel
+ * reads it about as fast as a packing pass would; a larger B comes from
+ * memory, where that tile would stall on every row of it while a packing
+ * pass keeps many rows in flight. */
+#define PACK_B_IN_KERNEL_MAX_BYTES (2 << 20)
 /* Up to this many rows, C = A . W^T is done by dot products over W's rows;
  * so is a matrix times a vector (n == 1), whose one column would waste the
  * rest of every micro-tile. */
@@ -45,7 +51,7 @@ static int a_in_place(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t rs_a, 
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                           ptrdiff_t rs_a, ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b)
 {
-    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, 0, balanced(k, blk->kc, 1),
+    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, 0, 0, balanced(k, blk->kc, 1),
                          balanced(m, blk->mc, blk->mr)};
     double units; /* work units the threads share */
     const ptrdiff_t col_panels = (n + blk->nr - 1) / blk->nr;
@@ -75,8 +81,10 @@ fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
     if (plan.threads > units)
         plan.threads = units > 1 ? (int)units : 1;
     /* Whole column panels per thread, when they share out nearly evenly. */
-    plan.own_columns = plan.path == FM_GEMM_BLOCKED && !plan.pack_a &&
+    plan.own_columns = plan.path == FM_GEMM_BLOCKED &&
                        (col_panels % plan.threads == 0 || col_panels >= 4 * plan.threads);
+    plan.pack_b_in_kernel = plan.own_columns && plan.pack_b && cs_b == 1 &&
+                            (double)k * n * blk->elem_bytes <= PACK_B_IN_KERNEL_MAX_BYTES;
     return plan;
 }
 

@@ -177,9 +177,9 @@ static void FM_P(gemm_blocked)(const void *args)
                             bp = panel, rs_bp = nr;
                             /* An own panel, reached for the first time: the
                              * column's first tile packs it as it multiplies
-                             * when it can read B whole rows at a time. */
+                             * (pack_b_in_kernel), or it is packed now. */
                             if (own_columns && ic == 0) {
-                                if (cs_b == 1 && nb == nr && mb == mr)
+                                if (plan->pack_b_in_kernel && nb == nr && mb == mr)
                                     pack_while_multiplying = panel;
                                 else
                                     kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
@@ -192,20 +192,19 @@ static void FM_P(gemm_blocked)(const void *args)
                             bp = b_slice + jr * nr, rs_bp = rs_b;
                         }
                     }
+                    const FM_T *const at = plan->pack_a ? g->a_packed + ir * mr * kc
+                                                        : a_block + ir * mr * rs_a;
+                    const ptrdiff_t rs_at = plan->pack_a ? 1 : rs_a;
+                    const ptrdiff_t cs_at = plan->pack_a ? mr : cs_a;
                     if (pack_while_multiplying) {
-                        kd->packing(kc, a_block, rs_a, cs_a, b_slice + jr * nr, rs_b, ct, rs_c,
-                                    cs_c, nb, g->alpha, beta_pc, pack_while_multiplying);
+                        kd->packing(kc, at, rs_at, cs_at, b_slice + jr * nr, rs_b, ct, rs_c, cs_c,
+                                    nb, g->alpha, beta_pc, pack_while_multiplying);
                         pack_while_multiplying = NULL;
-                    } else if (plan->pack_a) {
-                        const FM_T *ap = g->a_packed + ir * mr * kc;
-                        if (mb == mr && plan->pack_b)
-                            kd->packed(kc, ap, 1, mr, bp, nr, ct, rs_c, cs_c, nb, g->alpha, beta_pc);
-                        else
-                            kd->rows[mb](kc, ap, 1, mr, bp, rs_bp, ct, rs_c, cs_c, nb, g->alpha,
-                                         beta_pc);
+                    } else if (plan->pack_a && plan->pack_b && mb == mr) {
+                        kd->packed(kc, at, 1, mr, bp, nr, ct, rs_c, cs_c, nb, g->alpha, beta_pc);
                     } else {
-                        kd->rows[mb](kc, a_block + ir * mr * rs_a, rs_a, cs_a, bp, rs_bp, ct,
-                                     rs_c, cs_c, nb, g->alpha, beta_pc);
+                        kd->rows[mb](kc, at, rs_at, cs_at, bp, rs_bp, ct, rs_c, cs_c, nb, g->alpha,
+                                     beta_pc);
                     }
                 }
                 if (plan->pack_a || (plan->pack_b && !own_columns)) {

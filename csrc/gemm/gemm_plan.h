@@ -17,11 +17,13 @@ typedef enum {
  * kernel's and balanced, so no slice is a sliver (k = 784 with kc = 256 is
  * cut 4 x 196, not 256 + 256 + 256 + 16).
  * own_columns: each thread packs and multiplies only its own column panels
- * of B (A is read in place), so no thread ever waits for another; otherwise
- * the threads share each packed block and meet at barriers around it. */
+ * of B, so threads meet only around a packed A block they share (never, when
+ * A is read in place); otherwise they share each packed B panel too.
+ * pack_b_in_kernel: with own columns, the first tile down each column panel
+ * reads B in place and packs it as it multiplies (kernel `packing`). */
 typedef struct {
     fm_gemm_path path;
-    int threads, pack_a, pack_b, own_columns;
+    int threads, pack_a, pack_b, own_columns, pack_b_in_kernel;
     ptrdiff_t kc, mc;
 } fm_gemm_plan;
 
