@@ -143,15 +143,24 @@ void fm_barrier(void)
 #endif
 }
 
-int fm_threads_for(double work, double min_work_per_thread)
+int fm_threads_available(void)
 {
 #ifdef _OPENMP
     if (omp_in_parallel())
         return 1;
 #endif
-    const double most = work / min_work_per_thread;
-    const int threads = fm_get_num_threads();
-    return most < 2 ? 1 : most < threads ? (int)most : threads;
+    return fm_get_num_threads();
+}
+
+int fm_threads_within(double work, double min_work_per_thread, int most)
+{
+    const double worth = work / min_work_per_thread;
+    return worth < 2 ? 1 : worth < most ? (int)worth : most;
+}
+
+int fm_threads_for(double work, double min_work_per_thread)
+{
+    return fm_threads_within(work, min_work_per_thread, fm_threads_available());
 }
 
 void fm_share(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi)

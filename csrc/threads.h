@@ -19,8 +19,15 @@ int fm_team_size(void);   /* threads in the current team */
  * parallel region, fn runs on the calling thread alone. */
 void fm_parallel(void (*fn)(const void *args), const void *args, int threads);
 
-/* Threads worth waking for `work`: at least min_work_per_thread each, at
- * most fm_get_num_threads(); 1 inside a parallel region. */
+/* The threads a new team may have: fm_get_num_threads(), or 1 inside a
+ * parallel region (teams do not nest). */
+int fm_threads_available(void);
+
+/* Threads worth using for `work`: at least min_work_per_thread each, at
+ * most `most` (at least 1). */
+int fm_threads_within(double work, double min_work_per_thread, int most);
+
+/* fm_threads_within(work, min_work_per_thread, fm_threads_available()). */
 int fm_threads_for(double work, double min_work_per_thread);
 
 /* This thread's part [*lo, *hi) of `count` items split evenly over its team

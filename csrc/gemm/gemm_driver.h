@@ -221,10 +221,10 @@ static fm_gemm_blocking FM_P(blocking)(const FM_KERNEL_T *kd)
     return (fm_gemm_blocking){kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr, sizeof(FM_T)};
 }
 
-int FM_GEMM_ROW_THREADS(ptrdiff_t n, ptrdiff_t k)
+int FM_GEMM_ROW_THREADS(ptrdiff_t n, ptrdiff_t k, int most)
 {
     const ptrdiff_t blocks = FM_P(row_block_count)(&fm_kernels()->FM_KERNEL, n);
-    const int threads = fm_threads_for((double)n * k, MIN_ROW_ELEMS_PER_THREAD);
+    const int threads = fm_threads_within((double)n * k, MIN_ROW_ELEMS_PER_THREAD, most);
     return threads < blocks ? threads : (int)blocks;
 }
 

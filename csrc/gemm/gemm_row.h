@@ -13,9 +13,12 @@
 
 #include <stddef.h>
 
-/* The threads worth using for the product when they are already running. */
-int fm_sgemm_row_threads(ptrdiff_t n, ptrdiff_t k);
-int fm_dgemm_row_threads(ptrdiff_t n, ptrdiff_t k);
+/* The threads worth using for the product, of at most `most` already
+ * running (a pure function of its arguments: the team is sized with
+ * fm_threads_available() outside the region and each layer's parts are
+ * counted again inside it, against the team's size). */
+int fm_sgemm_row_threads(ptrdiff_t n, ptrdiff_t k, int most);
+int fm_dgemm_row_threads(ptrdiff_t n, ptrdiff_t k, int most);
 
 /* Part `part` of `parts` of c = a . B: writes c[*lo..*hi) (possibly empty).
  * Returns 0, or -1 when the calling thread's workspace could not be had. */

@@ -482,7 +482,7 @@ static void FM_P(infer_row)(const void *args)
         if (L->kind == FM_LAYER_DROPOUT)
             continue;
         const ptrdiff_t zc = L->out * L->pieces;
-        const int parts = FM_GEMM_ROW_THREADS(zc, L->in);
+        const int parts = FM_GEMM_ROW_THREADS(zc, L->in, fm_team_size());
         const int elementwise = L->kind == FM_LAYER_DENSE && L->act != FM_ACT_SOFTMAX;
         FM_P(rows_args) act = {.fn = FM_P(activation_fn)(L), .lo = 0, .hi = 1, .cols = L->out, .b = L->b,
                                .z = r->t->z[l], .a = r->t->a[l], .p = (FM_T)L->act_param,
@@ -514,13 +514,14 @@ static void FM_P(predict)(const fm_net *net, fm_trainer *t, const FM_T *x, ptrdi
     if (n == 1) {
         /* the team: as many threads as the widest layer uses; the output:
          * the last layer with parameters (inference skips dropout) */
+        const int available = fm_threads_available();
         int threads = 1;
         const FM_T *out = x;
         for (int l = 0; l < net->n_layers; ++l) {
             const fm_layer *L = &net->layers[l];
             if (L->kind == FM_LAYER_DROPOUT)
                 continue;
-            const int parts = FM_GEMM_ROW_THREADS(L->out * L->pieces, L->in);
+            const int parts = FM_GEMM_ROW_THREADS(L->out * L->pieces, L->in, available);
             threads = parts > threads ? parts : threads;
             out = t->a[l];
         }
