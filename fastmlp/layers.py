@@ -4,9 +4,7 @@ A layer validates its settings, creates its parameters when the model is
 built, and describes itself to the C network (`spec`). The computation is in
 csrc/nn.
 """
-import numpy as np
-
-from fastmlp import activations, init
+from fastmlp import _aligned, activations, init
 from fastmlp._checks import count, in_range
 
 
@@ -50,8 +48,8 @@ class _Weighted(Layer):
         self.input_dim = input_dim
         cols = self.units * self.pieces
         self.weights = [
-            np.ascontiguousarray(self.kernel_initializer((input_dim, cols), rng, dtype)),
-            np.ascontiguousarray(self.bias_initializer((cols,), rng, dtype)),
+            _aligned.copy(self.kernel_initializer((input_dim, cols), rng, dtype)),
+            _aligned.copy(self.bias_initializer((cols,), rng, dtype)),
         ]
         return self.units
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import numpy as np
 
-from fastmlp import _core, callbacks as callbacks_module, losses, optim
+from fastmlp import _aligned, _core, callbacks as callbacks_module, losses, optim
 from fastmlp._progress import ProgressLine
 from fastmlp.errors import DivergenceError
 from fastmlp._checks import count as _count
@@ -211,7 +211,8 @@ class Sequential:
     def _specs(self, training):
         specs = []
         if training:
-            self._gradients = [np.zeros_like(w) for layer in self.layers for w in layer.weights]
+            self._gradients = [_aligned.full(w.shape, w.dtype)
+                               for layer in self.layers for w in layer.weights]
         grads = iter(self._gradients if training else ())
         for i, layer in enumerate(self.layers):
             spec = layer.spec()
@@ -473,3 +474,13 @@ class Sequential:
         # Compiled handles are rebuilt on use; gradients are scratch, recreated with them.
         state["_net"] = state["_inference_net"] = state["_gradients"] = None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # Unpickled arrays have NumPy's alignment; give the kernels the model's own.
+        for layer in self.layers:
+            if layer.weights:
+                layer.weights = [_aligned.copy(w) for w in layer.weights]
+        if self._optimizer_state is not None:
+            self._optimizer_state = [[[_aligned.copy(s) for s in states] for states in pair]
+                                     for pair in self._optimizer_state]

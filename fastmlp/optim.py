@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from fastmlp import _core
+from fastmlp import _aligned, _core
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "get"]
 
@@ -104,7 +104,7 @@ class Optimizer:
     def init_state(self, param):
         """The state arrays of parameter `param` before the first step: zeros
         of its shape and dtype."""
-        return [np.zeros_like(param, order="C") for _ in range(self.state_count())]
+        return [_aligned.full(param.shape, param.dtype) for _ in range(self.state_count())]
 
     def step(self, params, grads, states, step):
         """Updates each parameter and its states in place; `step` counts updates from 1.
@@ -173,7 +173,7 @@ class Adagrad(Optimizer):
 
     def init_state(self, param):
         """[sum], filled with initial_accumulator_value."""
-        return [np.full_like(param, self.initial_accumulator_value, order="C")]
+        return [_aligned.full(param.shape, param.dtype, self.initial_accumulator_value)]
 
 
 class RMSprop(Optimizer):
