@@ -109,7 +109,10 @@ extensions = [
         sources=["fastmlp/_core.pyx"] + FRAMEWORK_SOURCES,
         include_dirs=["csrc", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # The per-ISA kernel sources are linked in as objects (BuildExt), not
+        # compiled as sources: listed here, an edit to one relinks the module.
         depends=(glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.def", recursive=True)
+                 + glob("csrc/kernels/**/*.c", recursive=True)
                  + glob("fastmlp/*.pxd") + glob("fastmlp/*.pxi")),
     )
 ]

@@ -52,6 +52,21 @@ def test_bitwise_equal_for_any_thread_count(isa, dtype, rng, restore_threads,
     assert not differing, f"results with {differing} threads differ from 1 thread"
 
 
+def test_column_blocks_in_turn(isa, dtype, rng, restore_threads):
+    """More columns than one column block (nc): each block shares its panels
+    out afresh, so a thread may pack the next block's panel where another
+    still reads this block's. Such a race shows in some runs only, hence the
+    repeats: without the barrier between blocks, 1 run in 10 (generic) to 1
+    in 2 (AVX2) on 3 threads of a 2-core machine differed in float32."""
+    a, b = make_operands(rng, 150, 8200, 1, dtype)
+    fastmlp.set_num_threads(1)
+    expected = fastmlp.gemm(a, b).tobytes()
+    for threads in (2, 3):
+        fastmlp.set_num_threads(threads)
+        differing = sum(fastmlp.gemm(a, b).tobytes() != expected for _ in range(40))
+        assert differing == 0, f"{differing} of 40 runs on {threads} threads differ from 1 thread"
+
+
 @NEEDS_OPENMP
 def test_threadpoolctl_limits_apply_when_following_openmp(restore_threads):
     fastmlp.set_num_threads(None)

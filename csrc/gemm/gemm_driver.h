@@ -213,6 +213,11 @@ static void FM_P(gemm_blocked)(const void *args)
                 }
             }
         }
+        /* The next column block shares its panels out afresh: a thread may
+         * then pack a panel into the place where another still reads one of
+         * this block. (With packed A, the barrier above has waited already.) */
+        if (own_columns && plan->pack_b && !plan->pack_a && jc + kd->nc < n)
+            fm_barrier();
     }
 }
 

@@ -4,6 +4,8 @@
  *   UKR_T, UKR_V          element and vector types; UKR_VLEN lanes per vector
  *   UKR_MR, UKR_NV        tile of UKR_MR rows x (UKR_NV * UKR_VLEN) columns
  *   UKR_LOAD(p), UKR_STORE(p, v), UKR_BCAST(x), UKR_ZERO()
+ *   UKR_LOAD_FIRST(p, count)  lanes 0..count-1 from p (0 < count < UKR_VLEN),
+ *                         zeros above, reading nothing past p[count - 1]
  *   UKR_FMA(a, b, c)      a*b + c; fused where the ISA has FMA
  *   UKR_MUL(a, b), UKR_ADD(a, b)
  *   UKR_NAME              e.g. fm_sgemm_avx2_6x16
@@ -275,6 +277,18 @@ static void UKR_CAT(UKR_NAME, _pack_b)(ptrdiff_t k, ptrdiff_t n, const UKR_T *re
                 bp[p * UKR_NR + j] = b[p * rs_b + j * cs_b];
         return;
     }
+    if (cs_b == 1) { /* a ragged panel: whole vectors, a partial one, zeros */
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (int v = 0; v < UKR_NV; ++v) {
+                const ptrdiff_t left = n - v * UKR_VLEN;
+                const UKR_T *const src = b + p * rs_b + v * UKR_VLEN;
+                UKR_STORE(bp + p * UKR_NR + v * UKR_VLEN,
+                          left >= UKR_VLEN ? UKR_LOAD(src)
+                          : left > 0       ? UKR_LOAD_FIRST(src, (int)left)
+                                           : UKR_ZERO());
+            }
+        return;
+    }
     for (ptrdiff_t p = 0; p < k; ++p) {
         for (ptrdiff_t j = 0; j < n; ++j)
             bp[p * UKR_NR + j] = b[p * rs_b + j * cs_b];
@@ -389,6 +403,7 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 #undef UKR_MR
 #undef UKR_NV
 #undef UKR_LOAD
+#undef UKR_LOAD_FIRST
 #undef UKR_STORE
 #undef UKR_BCAST
 #undef UKR_ZERO

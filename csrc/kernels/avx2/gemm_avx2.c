@@ -3,12 +3,27 @@
 #include <immintrin.h>
 #include "arch/kernel_table.h"
 
+/* The first `count` lanes from p and zeros above; masked-off lanes are not
+ * read (a row's ragged end may be the last bytes of an allocation). */
+static inline __m256 load_first_ps(const float *p, int count)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lanes));
+}
+
+static inline __m256d load_first_pd(const double *p, int count)
+{
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), lanes));
+}
+
 #define UKR_T float
 #define UKR_V __m256
 #define UKR_VLEN 8
 #define UKR_MR 6
 #define UKR_NV 2
 #define UKR_LOAD(p) _mm256_loadu_ps(p)
+#define UKR_LOAD_FIRST(p, count) load_first_ps(p, count)
 #define UKR_STORE(p, v) _mm256_storeu_ps(p, v)
 #define UKR_BCAST(x) _mm256_set1_ps(x)
 #define UKR_ZERO() _mm256_setzero_ps()
@@ -25,6 +40,7 @@
 #define UKR_MR 6
 #define UKR_NV 2
 #define UKR_LOAD(p) _mm256_loadu_pd(p)
+#define UKR_LOAD_FIRST(p, count) load_first_pd(p, count)
 #define UKR_STORE(p, v) _mm256_storeu_pd(p, v)
 #define UKR_BCAST(x) _mm256_set1_pd(x)
 #define UKR_ZERO() _mm256_setzero_pd()

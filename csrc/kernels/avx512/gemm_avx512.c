@@ -9,6 +9,7 @@
 #define UKR_MR 12
 #define UKR_NV 2
 #define UKR_LOAD(p) _mm512_loadu_ps(p)
+#define UKR_LOAD_FIRST(p, count) _mm512_maskz_loadu_ps((__mmask16)((1u << (count)) - 1), p)
 #define UKR_STORE(p, v) _mm512_storeu_ps(p, v)
 #define UKR_BCAST(x) _mm512_set1_ps(x)
 #define UKR_ZERO() _mm512_setzero_ps()
@@ -25,6 +26,7 @@
 #define UKR_MR 12
 #define UKR_NV 2
 #define UKR_LOAD(p) _mm512_loadu_pd(p)
+#define UKR_LOAD_FIRST(p, count) _mm512_maskz_loadu_pd((__mmask8)((1u << (count)) - 1), p)
 #define UKR_STORE(p, v) _mm512_storeu_pd(p, v)
 #define UKR_BCAST(x) _mm512_set1_pd(x)
 #define UKR_ZERO() _mm512_setzero_pd()

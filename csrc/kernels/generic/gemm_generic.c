@@ -10,6 +10,20 @@ static inline fm_v4f v4f_load(const float *p) { fm_v4f v; memcpy(&v, p, sizeof v
 static inline void v4f_store(float *p, fm_v4f v) { memcpy(p, &v, sizeof v); }
 static inline fm_v2d v2d_load(const double *p) { fm_v2d v; memcpy(&v, p, sizeof v); return v; }
 static inline void v2d_store(double *p, fm_v2d v) { memcpy(p, &v, sizeof v); }
+static inline fm_v4f v4f_load_first(const float *p, int count)
+{
+    fm_v4f v = {0, 0, 0, 0};
+    for (int i = 0; i < count; ++i)
+        v[i] = p[i];
+    return v;
+}
+static inline fm_v2d v2d_load_first(const double *p, int count)
+{
+    fm_v2d v = {0, 0};
+    for (int i = 0; i < count; ++i)
+        v[i] = p[i];
+    return v;
+}
 
 #define UKR_T float
 #define UKR_V fm_v4f
@@ -17,6 +31,7 @@ static inline void v2d_store(double *p, fm_v2d v) { memcpy(p, &v, sizeof v); }
 #define UKR_MR 4
 #define UKR_NV 2
 #define UKR_LOAD(p) v4f_load(p)
+#define UKR_LOAD_FIRST(p, count) v4f_load_first(p, count)
 #define UKR_STORE(p, v) v4f_store(p, v)
 #define UKR_BCAST(x) ((fm_v4f){0, 0, 0, 0} + (x))
 #define UKR_ZERO() ((fm_v4f){0, 0, 0, 0})
@@ -33,6 +48,7 @@ static inline void v2d_store(double *p, fm_v2d v) { memcpy(p, &v, sizeof v); }
 #define UKR_MR 4
 #define UKR_NV 2
 #define UKR_LOAD(p) v2d_load(p)
+#define UKR_LOAD_FIRST(p, count) v2d_load_first(p, count)
 #define UKR_STORE(p, v) v2d_store(p, v)
 #define UKR_BCAST(x) ((fm_v2d){0, 0} + (x))
 #define UKR_ZERO() ((fm_v2d){0, 0})
