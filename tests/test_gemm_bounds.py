@@ -4,10 +4,15 @@ past its end kills the process. At stake are the ragged edges: packing a
 column panel narrower than a micro-tile loads a partial vector at the end of
 every row of B, the last row included. The products run in a child process,
 so such a load fails this test instead of crashing the test run."""
+import os
 import subprocess
 import sys
 
 import pytest
+
+import fastmlp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = r'''
 import ctypes, mmap, sys
@@ -58,8 +63,10 @@ sys.exit(1 if bad else 0)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses mprotect via libc (Linux)")
 def test_no_read_past_the_operands():
+    # The child imports the fastmlp these tests import (installed or in place).
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
     child = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
-                           timeout=300)
+                           cwd=HERE, env=dict(os.environ, PYTHONPATH=package_root), timeout=300)
     assert child.returncode == 0, (
         f"exit status {child.returncode} (negative: killed by that signal; -11 is a read "
         f"past an operand)\n{child.stdout}\n{child.stderr}")
