@@ -185,3 +185,21 @@ def test_exp_within_an_ulp(dtype, ulps):
     ulp = np.spacing(exact.astype(dtype)).astype(np.longdouble)
     worst = float(np.max(np.abs(out.astype(np.longdouble) - exact) / ulp))
     assert worst <= ulps, f"exp is off by {worst:.3f} ulp"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("act, exact", [("tanh", np.tanh), ("elu", np.expm1)], ids=["tanh", "elu"])
+def test_tanh_and_expm1_within_three_ulps(dtype, act, exact):
+    """nn_math.h's tanh, and its e^x - 1 seen through ELU (alpha 1) on x < 0,
+    against long double references; densest near 0, where e^x - 1 and tanh
+    would lose digits to cancellation if they were computed from e^x."""
+    rng = np.random.default_rng(11)
+    magnitude = np.concatenate([rng.uniform(0, 1, 8192), 10.0 ** rng.uniform(-30, 1.3, 8192)])
+    x = -magnitude if act == "elu" else np.where(rng.integers(0, 2, magnitude.size), magnitude,
+                                                 -magnitude)
+    x = x.astype(dtype).reshape(-1, 64)
+    out = identity_model(act, 64, dtype).predict(x)
+    want = exact(x.astype(np.longdouble))
+    ulp = np.spacing(np.abs(want).astype(dtype)).astype(np.longdouble)
+    worst = float(np.max(np.abs(out.astype(np.longdouble) - want) / ulp))
+    assert worst <= 3.0, f"{act} is off by {worst:.3f} ulp"
