@@ -8,6 +8,8 @@
  *                         zeros above, reading nothing past p[count - 1]
  *   UKR_FMA(a, b, c)      a*b + c; fused where the ISA has FMA
  *   UKR_MUL(a, b), UKR_ADD(a, b)
+ *   UKR_TRANSPOSE(s, ss, d, ds), UKR_TT  optional: d[c*ds + r] = s[r*ss + c] for
+ *                         r, c < UKR_TT, in registers (UKR_TT divides 64 bytes)
  *   UKR_NAME              e.g. fm_sgemm_avx2_6x16
  *   UKR_KERNEL_T          the descriptor type (fm_sgemm_kernel / fm_dgemm_kernel)
  * and gets `static void UKR_NAME_register(UKR_KERNEL_T *)` that fills the
@@ -245,19 +247,47 @@ static void UKR_CAT(UKR_NAME, _dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     }
 }
 
+/* dst[p*width + i] = src[i*si + p*sp] for i < rows, p < k: the transposing
+ * copy behind both packers. Where p is src's contiguous direction and the
+ * ISA has a tile transpose, whole tiles go through registers, a cache line
+ * of p at a time down all rows: a 32-column panel of B = W^T copied element
+ * by element reads 32 streams 4 KB apart, more than L1 has ways, fetches
+ * every line 16 times and ran 8x slower. The rest goes element by element,
+ * p outer, so the stores are contiguous. */
+static inline __attribute__((always_inline)) void
+UKR_CAT(UKR_NAME, _panel_copy)(ptrdiff_t k, ptrdiff_t rows, const UKR_T *restrict src,
+                               ptrdiff_t si, ptrdiff_t sp, UKR_T *restrict dst, int width)
+{
+    ptrdiff_t p = 0;
+#ifdef UKR_TRANSPOSE
+    enum { LINE = 64 / sizeof(UKR_T) };
+    if (sp == 1) {
+        const ptrdiff_t rows_t = rows - rows % UKR_TT, kt = k - k % UKR_TT;
+        for (; p < kt; p += LINE) {
+            const ptrdiff_t p1 = p + LINE < kt ? p + LINE : kt;
+            for (ptrdiff_t i = 0; i < rows_t; i += UKR_TT)
+                for (ptrdiff_t q = p; q < p1; q += UKR_TT)
+                    UKR_TRANSPOSE(src + i * si + q, si, dst + q * width + i, width);
+            for (ptrdiff_t q = p; q < p1; ++q)
+                for (ptrdiff_t i = rows_t; i < rows; ++i)
+                    dst[q * width + i] = src[i * si + q];
+        }
+        p = kt;
+    }
+#endif
+    for (; p < k; ++p)
+        for (ptrdiff_t i = 0; i < rows; ++i)
+            dst[p * width + i] = src[i * si + p * sp];
+}
+
 /* One UKR_MR-row micro-panel of A: ap[p*MR + i] = A[i, p] for i < m, p < k. */
 static void UKR_CAT(UKR_NAME, _pack_a)(ptrdiff_t m, ptrdiff_t k, const UKR_T *restrict a,
                                        ptrdiff_t rs_a, ptrdiff_t cs_a, UKR_T *restrict ap)
 {
-    if (m == UKR_MR) { /* a constant trip count: unrolled, one store run per p */
-        for (ptrdiff_t p = 0; p < k; ++p)
-            for (int i = 0; i < UKR_MR; ++i)
-                ap[p * UKR_MR + i] = a[i * rs_a + p * cs_a];
-        return;
-    }
-    for (ptrdiff_t p = 0; p < k; ++p)
-        for (ptrdiff_t i = 0; i < m; ++i)
-            ap[p * UKR_MR + i] = a[i * rs_a + p * cs_a];
+    if (m == UKR_MR) /* a constant trip count: unrolled */
+        UKR_CAT(UKR_NAME, _panel_copy)(k, UKR_MR, a, rs_a, cs_a, ap, UKR_MR);
+    else
+        UKR_CAT(UKR_NAME, _panel_copy)(k, m, a, rs_a, cs_a, ap, UKR_MR);
 }
 
 /* One UKR_NR-column micro-panel of B, zero-padded to UKR_NR columns:
@@ -271,10 +301,8 @@ static void UKR_CAT(UKR_NAME, _pack_b)(ptrdiff_t k, ptrdiff_t n, const UKR_T *re
                 UKR_STORE(bp + p * UKR_NR + v * UKR_VLEN, UKR_LOAD(b + p * rs_b + v * UKR_VLEN));
         return;
     }
-    if (n == UKR_NR) { /* B's columns are contiguous (B = W^T): gather by row */
-        for (ptrdiff_t p = 0; p < k; ++p)
-            for (int j = 0; j < UKR_NR; ++j)
-                bp[p * UKR_NR + j] = b[p * rs_b + j * cs_b];
+    if (n == UKR_NR) { /* columns of B strided (B = W^T, columns contiguous) */
+        UKR_CAT(UKR_NAME, _panel_copy)(k, UKR_NR, b, cs_b, rs_b, bp, UKR_NR);
         return;
     }
     if (cs_b == 1) { /* a ragged panel: whole vectors, a partial one, zeros */
@@ -289,12 +317,10 @@ static void UKR_CAT(UKR_NAME, _pack_b)(ptrdiff_t k, ptrdiff_t n, const UKR_T *re
             }
         return;
     }
-    for (ptrdiff_t p = 0; p < k; ++p) {
-        for (ptrdiff_t j = 0; j < n; ++j)
-            bp[p * UKR_NR + j] = b[p * rs_b + j * cs_b];
+    UKR_CAT(UKR_NAME, _panel_copy)(k, n, b, cs_b, rs_b, bp, UKR_NR);
+    for (ptrdiff_t p = 0; p < k; ++p)
         for (ptrdiff_t j = n; j < UKR_NR; ++j)
             bp[p * UKR_NR + j] = 0;
-    }
 }
 
 /* Full tile over packed panels: A strides (1, MR) and B stride NR are
@@ -412,3 +438,5 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 #undef UKR_ADD
 #undef UKR_NAME
 #undef UKR_KERNEL_T
+#undef UKR_TRANSPOSE
+#undef UKR_TT

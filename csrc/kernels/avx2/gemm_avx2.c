@@ -2,6 +2,7 @@
  * accumulators + 2 B vectors + 1 broadcast of the 16 registers. */
 #include <immintrin.h>
 #include "arch/kernel_table.h"
+#include "kernels/transpose_avx.h"
 
 /* The first `count` lanes from p and zeros above; masked-off lanes are not
  * read (a row's ragged end may be the last bytes of an allocation). */
@@ -30,6 +31,8 @@ static inline __m256d load_first_pd(const double *p, int count)
 #define UKR_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define UKR_MUL(a, b) _mm256_mul_ps(a, b)
 #define UKR_ADD(a, b) _mm256_add_ps(a, b)
+#define UKR_TRANSPOSE fm_transpose_8x8_ps
+#define UKR_TT 8
 #define UKR_NAME fm_sgemm_avx2_6x16
 #define UKR_KERNEL_T fm_sgemm_kernel
 #include "kernels/gemm_ukernel.h"
@@ -47,6 +50,8 @@ static inline __m256d load_first_pd(const double *p, int count)
 #define UKR_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define UKR_MUL(a, b) _mm256_mul_pd(a, b)
 #define UKR_ADD(a, b) _mm256_add_pd(a, b)
+#define UKR_TRANSPOSE fm_transpose_4x4_pd
+#define UKR_TT 4
 #define UKR_NAME fm_dgemm_avx2_6x8
 #define UKR_KERNEL_T fm_dgemm_kernel
 #include "kernels/gemm_ukernel.h"

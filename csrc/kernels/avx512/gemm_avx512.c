@@ -2,6 +2,7 @@
  * accumulators + 2 B vectors + 1 broadcast of the 32 registers. */
 #include <immintrin.h>
 #include "arch/kernel_table.h"
+#include "kernels/transpose_avx.h"
 
 #define UKR_T float
 #define UKR_V __m512
@@ -16,6 +17,8 @@
 #define UKR_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define UKR_MUL(a, b) _mm512_mul_ps(a, b)
 #define UKR_ADD(a, b) _mm512_add_ps(a, b)
+#define UKR_TRANSPOSE fm_transpose_8x8_ps
+#define UKR_TT 8
 #define UKR_NAME fm_sgemm_avx512_12x32
 #define UKR_KERNEL_T fm_sgemm_kernel
 #include "kernels/gemm_ukernel.h"
@@ -33,6 +36,8 @@
 #define UKR_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define UKR_MUL(a, b) _mm512_mul_pd(a, b)
 #define UKR_ADD(a, b) _mm512_add_pd(a, b)
+#define UKR_TRANSPOSE fm_transpose_4x4_pd
+#define UKR_TT 4
 #define UKR_NAME fm_dgemm_avx512_12x16
 #define UKR_KERNEL_T fm_dgemm_kernel
 #include "kernels/gemm_ukernel.h"
