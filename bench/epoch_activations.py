@@ -1,7 +1,7 @@
 """fastmlp's training epoch for each hidden activation: what an activation
 costs next to ReLU.
 
-    PYTHONPATH=. python bench/epoch_activations.py [--rows 20000] [--rounds 3]
+    PYTHONPATH=. python bench/epoch_activations.py [--rows 20000] [--rounds 3] [--dtype float64]
 
 A 784-256-128-10 network (softmax output, cross-entropy, Adam), batches of
 128 rows of standard normal data, 2 threads; the hidden layers use each
@@ -21,7 +21,8 @@ ACTIVATIONS = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "softplus
 def epoch_seconds(activation, X, y, rounds):
     model = fm.Sequential([fm.Dense(256, activation=activation),
                            fm.Dense(128, activation=activation),
-                           fm.Dense(10, activation="softmax")], input_dim=X.shape[1], seed=0)
+                           fm.Dense(10, activation="softmax")], input_dim=X.shape[1],
+                          dtype=X.dtype, seed=0)
     model.compile("cross_entropy", "adam")
     model.fit(X, y, epochs=1, batch_size=128, verbose=0)  # warm-up: allocations, caches
     times = []
@@ -37,10 +38,11 @@ def main():
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     args = ap.parse_args()
     fm.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((args.rows, 784), dtype=np.float32)
+    X = rng.standard_normal((args.rows, 784)).astype(args.dtype)
     y = rng.integers(0, 10, args.rows)
     seconds = {act: epoch_seconds(act, X, y, args.rounds) for act in ACTIVATIONS}
     for act, s in seconds.items():
