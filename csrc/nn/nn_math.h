@@ -166,12 +166,11 @@ static inline float fm_log1pf(float x)
     memcpy(&m, &m_bits, sizeof m);
     const float f = m - 1.0f, s = f / (2.0f + f), z = s * s, ef = (float)e;
     float r = 2.0f / 11;
-    r = r * z + 2.0f / 9;
-    r = r * z + 2.0f / 7;
-    r = r * z + 2.0f / 5;
-    r = r * z + 2.0f / 3;
+    for (int k = 9; k >= 3; k -= 2)
+        r = r * z + 2.0f / k;
     r = r * z;
-    const float log_u = ef * 0.693145751953125f + (f - (s * (f - r) - (ef * 1.42860682030941723212e-6f + c)));
+    const float log_u = ef * 0.693145751953125f +
+                        (f - (s * (f - r) - (ef * 1.42860682030941723212e-6f + c)));
     return x < -1.0f ? NAN : u == 0.0f ? -INFINITY : x > 3.402823466e38f ? x : log_u;
 }
 
@@ -194,7 +193,8 @@ static inline double fm_log1p(double x)
     for (int k = 21; k >= 3; k -= 2)
         r = r * z + 2.0 / k;
     r = r * z;
-    const double log_u = ef * 6.93147180369123816490e-01 + (f - (s * (f - r) - (ef * 1.90821492927058770002e-10 + c)));
+    const double log_u = ef * 6.93147180369123816490e-01 +
+                         (f - (s * (f - r) - (ef * 1.90821492927058770002e-10 + c)));
     return x < -1.0 ? NAN : u == 0.0 ? -INFINITY : x > 1.7976931348623157e308 ? x : log_u;
 }
 
