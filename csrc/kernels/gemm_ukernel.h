@@ -252,8 +252,8 @@ static void UKR_CAT(UKR_NAME, _dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
  * ISA has a tile transpose, whole tiles go through registers, a cache line
  * of p at a time down all rows: a 32-column panel of B = W^T copied element
  * by element reads 32 streams 4 KB apart, more than L1 has ways, fetches
- * every line 16 times and ran 8x slower. The rest goes element by element,
- * p outer, so the stores are contiguous. */
+ * every line up to 16 times and took about 7 times as long. The rest goes
+ * element by element, p outer, so the stores are contiguous. */
 static inline __attribute__((always_inline)) void
 UKR_CAT(UKR_NAME, _panel_copy)(ptrdiff_t k, ptrdiff_t rows, const UKR_T *restrict src,
                                ptrdiff_t si, ptrdiff_t sp, UKR_T *restrict dst, int width)
