@@ -150,9 +150,9 @@ def test_default_parameters_are_pytorchs():
 def test_same_bits_on_every_isa(case, dtype):
     """The element-wise kernels are compiled once per ISA, vectorised for it,
     with their own exp, expm1, tanh, log1p and erf (nn_math.h) rather than
-    libm's per-ISA vector variants:
-    each ISA must give the same bits, on a wide range of inputs (whole rows
-    of 64, so the vector loops run, and ragged 7-wide rows for their tails)."""
+    libm's per-ISA vector variants: each ISA must give the same bits, on a
+    wide range of inputs (whole rows of 64, so the vector loops run, and
+    ragged 7-wide rows for their tails)."""
     from fastmlp import _core
 
     rng = np.random.default_rng(5)
