@@ -6,16 +6,17 @@ outputs. Not part of the normal test run (testpaths = ["tests"]):
 
     PYTHONPATH=. python -m pytest bench --benchmark-only
 """
-import time
-
 import pytest
 from threadpoolctl import threadpool_info
 
 import fastmlp
-from compare_gemm import LIBS, all_cases, mismatch
+from compare_gemm import LIBS, Pacing, all_cases, mismatch, settled
 
 CASES = [case for group in all_cases() for case in group]
-SETTLE = 0.2  # s: let the other library's idle threads stop spinning (see compare_gemm)
+# Before timing: the other library's idle threads stop spinning, then this
+# one's cores come up to speed (see compare_gemm); pytest-benchmark sizes
+# the samples itself.
+PACING = Pacing(sample=0.0, settle=0.2, warm=0.02)
 
 
 @pytest.mark.parametrize("lib", LIBS)
@@ -30,7 +31,6 @@ def test_gemm(benchmark, case, lib):
         blas_threads=[i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
     )
     if not benchmark.disabled:
-        time.sleep(SETTLE)
-        calls[lib]()
+        settled(calls[lib], PACING)
     out = benchmark(calls[lib])
     assert out.shape == (case.m, case.n)
