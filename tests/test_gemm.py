@@ -36,6 +36,7 @@ SHAPES = [
     mnk(32, 512, 512, "mlp-hidden"),
     mnk(1, 256, 784, "mlp-one-sample"),
     mnk(300, 70, 900, "k-slices-row-blocks"),
+    mnk(100, 120, 300, "narrow-b-k-slices"),
     mnk(3, 4500, 5, "column-panels"),
     mnk(150, 4200, 2, "column-panels-row-blocks"),
     mnk(203, 1, 67, "matrix-vector"),

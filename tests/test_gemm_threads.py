@@ -19,9 +19,12 @@ CASES = [
     pytest.param(300, 700, 500, False, False, None, id="300x700x500"),
     pytest.param(128, 256, 784, False, True, None, id="128x256x784-NT-mlp"),
     pytest.param(1000, 300, 64, True, False, None, id="1000x300x64-TN"),
-    # A^T packed and shared, B's column panels each thread's own, packed by
-    # the first tile down each as it multiplies
-    pytest.param(40, 96, 520, True, False, "C", id="40x96x520-TN-own-columns"),
+    # A^T packed and shared (B wider than 16 panels on every ISA), B's column
+    # panels each thread's own, packed by the first tile down each as it
+    # multiplies
+    pytest.param(40, 600, 520, True, False, "C", id="40x600x520-TN-own-columns"),
+    # A^T read in place (B at most 16 panels wide), B as above
+    pytest.param(40, 96, 520, True, False, "C", id="40x96x520-TN-a-in-place"),
     pytest.param(517, 263, 1031, True, True, "C", id="517x263x1031-TT-out-C"),
     pytest.param(517, 263, 1031, False, True, "F", id="517x263x1031-NT-out-F"),
     # few rows: the dot-product path (A . W^T) and the k-split row kernels
