@@ -43,12 +43,13 @@ static ptrdiff_t balanced(ptrdiff_t extent, ptrdiff_t max, ptrdiff_t unit)
  * block is read once per row block, an in-place one once per column panel.
  * In place, A must have few rows, not 4 KB apart (the rows or columns of a
  * block would share a few cache sets), and either
- * - contiguous rows: a tile reads each line of A for 16 steps of k; or
+ * - contiguous rows: each line of A serves a tile for a line's worth of
+ *   steps of k; or
  * - contiguous columns (dW = X^T . dY) and B at most 16 panels wide: a tile
- *   reads only its mr elements of each line, one step of k, and the tiles
+ *   uses only its mr elements of each line, one step of k, and the tiles
  *   below read the line again, from L2, for every column panel. Measured on
- *   2 threads, 128x784x128 ran 27% faster than with A packed, 128x784x256
- *   4%, while 128x784x2048 ran 3% slower. */
+ *   2 threads (float32, AVX2), 128x784x128 ran 27% faster than with A
+ *   packed, 128x784x256 4%, while 128x784x2048 ran 3% slower. */
 static int a_in_place(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t rs_a,
                       ptrdiff_t cs_a)
 {
