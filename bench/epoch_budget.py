@@ -20,6 +20,7 @@ import numpy as np
 
 import fastmlp as fm
 from compare_train import WORKLOADS
+from gemm_sweep import median_times
 
 
 def batch_gemms(widths, batch, rng):
@@ -38,20 +39,6 @@ def batch_gemms(widths, batch, rng):
             products.append((f"dX {batch}x{fan_out}x{fan_in} NT", flop,
                              lambda dy=dy, w=w: fm.gemm(dy, w, trans_b=True)))
     return products
-
-
-def per_call(fn, min_time=0.02):
-    """Seconds per call over enough calls to last min_time (after one)."""
-    fn()
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / calls
-        calls *= 2
 
 
 def model(w, optimizer):
@@ -76,13 +63,10 @@ def main():
           f"{args.threads} thread(s), fastmlp {fm.__version__} ({fm.config()['isa']})\n")
 
     products = batch_gemms(widths, w.batch, np.random.default_rng(0))
-    times = {label: [] for label, _, _ in products}
-    for _ in range(args.rounds):
-        for label, _, call in products:
-            times[label].append(per_call(call))
+    times = median_times([(label, call) for label, _, call in products], args.rounds)
     total = 0.0
     for label, flop, _ in products:
-        t = statistics.median(times[label])
+        t = times[label]
         total += t
         print(f"  {label:26s} {t * 1e6:9.1f} us  {flop / t / 1e9:6.1f} GFLOP/s")
     print(f"GEMMs of one batch: {total * 1e6:.0f} us; x {batches} batches: "

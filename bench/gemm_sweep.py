@@ -1,0 +1,79 @@
+"""fastmlp.gemm alone on shapes given on the command line, in GFLOP/s.
+
+    PYTHONPATH=. python bench/gemm_sweep.py 128x256x128 128x512x128:TN [--threads 1]
+                                            [--rounds 5]
+
+Each shape is m x k x n, optionally followed by :NN, :TN (A stored k x m),
+:NT (B stored n x k) or :TT. The shapes are timed in turn, round after round, each
+sample lasting at least 20 ms of back-to-back calls into a preallocated
+output; the table gives the median over rounds. No peer runs in the
+process: this is for seeing how fastmlp's own rate moves with a dimension.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import fastmlp as fm
+
+
+def per_call(fn, min_time=0.02):
+    """Seconds per call over enough calls to last min_time (after one)."""
+    fn()
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / calls
+        calls *= 2
+
+
+def median_times(products, rounds):
+    """{label: median seconds per call} for [(label, call)], timed in turn."""
+    times = {label: [] for label, _ in products}
+    for _ in range(rounds):
+        for label, call in products:
+            times[label].append(per_call(call))
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
+def product(spec, rng):
+    """(label, flop, call) for 'MxKxN[:ORIENT]'."""
+    dims, _, orient = spec.partition(":")
+    orient = orient or "NN"
+    if orient not in ("NN", "TN", "NT", "TT"):
+        raise ValueError(orient)
+    m, k, n = (int(d) for d in dims.split("x"))
+    ta, tb = orient[0] == "T", orient[1] == "T"
+    a = rng.standard_normal((k, m) if ta else (m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
+    out = np.empty((m, n), np.float32)
+    return (f"{m}x{k}x{n} {orient}", 2 * m * n * k,
+            lambda: fm.gemm(a, b, trans_a=ta, trans_b=tb, out=out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("shapes", nargs="+", metavar="MxKxN[:ORIENT]")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    fm.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    try:
+        products = [product(spec, rng) for spec in args.shapes]
+    except ValueError:
+        ap.error("a shape is MxKxN with an optional :NN, :TN, :NT or :TT")
+    print(f"fastmlp {fm.__version__} ({fm.config()['isa']}), {args.threads} thread(s), "
+          f"float32, medians of {args.rounds} rounds")
+    times = median_times([(label, call) for label, _, call in products], args.rounds)
+    for label, flop, _ in products:
+        print(f"  {label:22s} {times[label] * 1e6:10.1f} us  {flop / times[label] / 1e9:6.1f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
