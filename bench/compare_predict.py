@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastmlp as fm
+from timing import per_call
 
 WIDTHS = (784, 256, 128, 10)
 CASES = ((1, 15.0), (10_000, 1.0))  # (rows, goal: PyTorch time / fastmlp time)
@@ -47,20 +48,11 @@ def models():
 SETTLE_S = 0.2  # the other library's idle threads stop spinning
 
 
-def per_call(fn, min_time=0.05):
-    """Seconds per call, timing enough calls to last min_time, after letting
-    the machine settle and one untimed call."""
+def settled_per_call(fn):
+    """Seconds per call over at least 50 ms of calls, after letting the
+    machine settle."""
     time.sleep(SETTLE_S)
-    fn()
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / calls
-        calls *= 2
+    return per_call(fn, min_time=0.05)
 
 
 def main():
@@ -93,9 +85,9 @@ def main():
             z1 = np.empty((n, w1.shape[1]), np.float32)
             t_fm, t_torch, t_layer1 = [], [], []
             for _ in range(args.rounds):
-                t_fm.append(per_call(lambda: net.predict(X)))
-                t_torch.append(per_call(lambda: tnet(Xt)))
-                t_layer1.append(per_call(lambda: fm.gemm(X, w1, out=z1)))
+                t_fm.append(settled_per_call(lambda: net.predict(X)))
+                t_torch.append(settled_per_call(lambda: tnet(Xt)))
+                t_layer1.append(settled_per_call(lambda: fm.gemm(X, w1, out=z1)))
             f, t, l1 = (statistics.median(ts) for ts in (t_fm, t_torch, t_layer1))
             unit, scale = ("us", 1e6) if f < 1e-3 else ("ms", 1e3)
             rows.append([str(n), f"{f * scale:.1f} {unit}", f"{t * scale:.1f} {unit}",

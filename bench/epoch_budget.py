@@ -20,7 +20,7 @@ import numpy as np
 
 import fastmlp as fm
 from compare_train import WORKLOADS
-from gemm_sweep import median_times
+from timing import median_times
 
 
 def batch_gemms(widths, batch, rng):

@@ -10,35 +10,11 @@ output; the table gives the median over rounds. No peer runs in the
 process: this is for seeing how fastmlp's own rate moves with a dimension.
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 import fastmlp as fm
-
-
-def per_call(fn, min_time=0.02):
-    """Seconds per call over enough calls to last min_time (after one)."""
-    fn()
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / calls
-        calls *= 2
-
-
-def median_times(products, rounds):
-    """{label: median seconds per call} for [(label, call)], timed in turn."""
-    times = {label: [] for label, _ in products}
-    for _ in range(rounds):
-        for label, call in products:
-            times[label].append(per_call(call))
-    return {label: statistics.median(t) for label, t in times.items()}
+from timing import median_times
 
 
 def product(spec, rng):
