@@ -3,8 +3,9 @@
 Each thread of a team takes a part of every batch's rows through the forward
 and backward passes, then a part of every parameter's gradient and update;
 evaluation and batch prediction split the rows the same way. The cuts
-(gemm_row.h) fall where a GEMM of a part's rows computes the bits of the
-whole product, so any thread count gives the same bits. These tests check the
+(fm_sgemm_row_range, gemm_row.h) give each part at least 5 rows, and a GEMM of
+that many rows computes the bits of those rows of the whole product, so any
+thread count gives the same bits. These tests check the
 cuts on the GEMM itself, then whole trainings of small networks (the ones a
 team splits) with what touches the split: dropout between layers of
 different widths, maxout, row weights, weight penalties, max-norm, short last
@@ -28,8 +29,7 @@ def threads_restored():
 # ---- the cuts -----------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_cuts_cover_the_rows_on_tile_boundaries(isa, dtype):
-    mr, _ = _core.gemm_tile(dtype)
+def test_cuts_cover_the_rows_evenly(isa, dtype):
     for m in range(1, 300):
         for parts in (1, 2, 3, 4, 7):
             cuts = _core.gemm_row_cuts(m, parts, dtype)
@@ -40,28 +40,39 @@ def test_cuts_cover_the_rows_on_tile_boundaries(isa, dtype):
             used = [(lo, hi) for lo, hi in cuts if lo < hi]
             # the parts that get rows come first; the others are empty at m
             assert cuts[:len(used)] == used
+            sizes = [hi - lo for lo, hi in used]
+            assert max(sizes) - min(sizes) <= 1, (m, parts, cuts)
             if len(used) > 1:
-                for lo, hi in used:
-                    assert lo % mr == 0, (m, parts, cuts)
-                    assert hi - lo > 4, (m, parts, cuts)  # never the dot-product path
+                assert min(sizes) > 4, (m, parts, cuts)  # never the dot-product path
+            # as many parts as fit
+            assert len(used) == max(1, min(parts, m // 5)), (m, parts, cuts)
 
 
 ORIENTATIONS = [(False, False), (True, False), (False, True)]
+# m leaves each remainder below a tile's height on some ISA (AVX2 tiles 6
+# rows, AVX-512 12, generic 4); n = 600 is wide enough that A^T is packed
+# on every ISA, n = 1 takes the dot products
+SHAPES = [(12, 16, 7), (64, 64, 32), (100, 10, 300), (203, 256, 64), (130, 1, 129),
+          (62, 40, 33), (128, 600, 20), (25, 600, 9), (50, 48, 70)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("trans_a, trans_b", ORIENTATIONS)
 def test_a_part_of_the_rows_has_the_bits_of_the_whole_product(isa, dtype, trans_a, trans_b):
+    """The cuts rely on this for any rows [lo, hi) of at least 5: a product of
+    that many rows is cut into tiles that all compute a row the same way."""
     rng = np.random.default_rng(3)
-    for m, n, k in [(12, 16, 7), (64, 64, 32), (100, 10, 300), (203, 256, 64), (130, 1, 129)]:
+    for m, n, k in SHAPES:
         a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
         b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
         whole = fm.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
-        for parts in (2, 3, 5):
-            for lo, hi in _core.gemm_row_cuts(m, parts, dtype):
-                rows = a[:, lo:hi] if trans_a else a[lo:hi]
-                part = fm.gemm(rows, b, trans_a=trans_a, trans_b=trans_b)
-                assert part.tobytes() == whole[lo:hi].tobytes(), (m, n, k, parts, lo, hi)
+        windows = [cut for parts in (2, 3, 5) for cut in _core.gemm_row_cuts(m, parts, dtype)]
+        windows += [(lo, lo + size) for lo in (0, 1, 2, 5, 7) for size in (5, 6, 7, 8, 13, 14)
+                    if lo + size <= m]
+        for lo, hi in windows:
+            rows = a[:, lo:hi] if trans_a else a[lo:hi]
+            part = fm.gemm(rows, b, trans_a=trans_a, trans_b=trans_b)
+            assert part.tobytes() == whole[lo:hi].tobytes(), (m, n, k, lo, hi)
 
 
 # ---- whole trainings ----------------------------------------------------------------

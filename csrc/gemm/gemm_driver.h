@@ -144,13 +144,15 @@ static void FM_P(gemm_blocked)(const void *args)
             }
             for (ptrdiff_t ic = 0; ic < m; ic += plan->mc) {
                 const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
-                const ptrdiff_t n_ir = (mc + mr - 1) / mr;
-                const FM_T *const a_block = g->a + ic * rs_a + pc * cs_a;
+                const ptrdiff_t n_ir = (mc + mr - 1) / mr, first_tile = ic / mr;
+                const FM_T *const a_slice = g->a + pc * cs_a;
+                ptrdiff_t i0;
+                int mb;
                 if (plan->pack_a) {
                     fm_share(n_ir, &lo, &hi);
                     for (ptrdiff_t ir = lo; ir < hi; ++ir) {
-                        const ptrdiff_t mb = mc - ir * mr < mr ? mc - ir * mr : mr;
-                        kd->pack_a(mb, kc, a_block + ir * mr * rs_a, rs_a, cs_a,
+                        fm_row_tile(m, mr, kd->min_rows, first_tile + ir, &i0, &mb);
+                        kd->pack_a(mb, kc, a_slice + i0 * rs_a, rs_a, cs_a,
                                    g->a_packed + ir * mr * kc);
                     }
                     fm_barrier();
@@ -168,8 +170,8 @@ static void FM_P(gemm_blocked)(const void *args)
                 for (ptrdiff_t t = lo; t < hi; ++t) {
                     const ptrdiff_t jr = t / n_ir, ir = t % n_ir;
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
-                    const ptrdiff_t mb = mc - ir * mr < mr ? mc - ir * mr : mr;
-                    FM_T *const ct = g->c + (ic + ir * mr) * rs_c + (jc + jr * nr) * cs_c;
+                    fm_row_tile(m, mr, kd->min_rows, first_tile + ir, &i0, &mb);
+                    FM_T *const ct = g->c + i0 * rs_c + (jc + jr * nr) * cs_c;
                     if (jr != prepared_jr) {
                         prepared_jr = jr;
                         if (plan->pack_b) {
@@ -193,7 +195,7 @@ static void FM_P(gemm_blocked)(const void *args)
                         }
                     }
                     const FM_T *const at = plan->pack_a ? g->a_packed + ir * mr * kc
-                                                        : a_block + ir * mr * rs_a;
+                                                        : a_slice + i0 * rs_a;
                     const ptrdiff_t rs_at = plan->pack_a ? 1 : rs_a;
                     const ptrdiff_t cs_at = plan->pack_a ? mr : cs_a;
                     if (pack_while_multiplying) {
@@ -253,19 +255,20 @@ int FM_GEMM_ROW_PART(ptrdiff_t n, ptrdiff_t k, const FM_T *a, const FM_T *b, FM_
 
 void FM_GEMM_ROW_RANGE(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi)
 {
-    const int mr = fm_kernels()->FM_KERNEL.mr;
-    /* the cuts: multiples of mr, at least DOT_MAX_ROWS + 1 rows apart */
-    const ptrdiff_t step = (DOT_MAX_ROWS + mr) / mr * mr;
-    const ptrdiff_t most = m / step;
+    /* Parts as even as rows allow, each long enough for the blocked path
+     * (not the dot products of DOT_MAX_ROWS rows or fewer) and for tiles that
+     * compute every row alike (fm_row_tile). */
+    const int min_rows = fm_kernels()->FM_KERNEL.min_rows;
+    const ptrdiff_t least = DOT_MAX_ROWS + 1 > min_rows ? DOT_MAX_ROWS + 1 : min_rows;
+    const ptrdiff_t most = m / least;
     if (parts > most)
         parts = most > 1 ? (int)most : 1;
     if (part >= parts) {
         *lo = *hi = m;
         return;
     }
-    const ptrdiff_t steps = (m + step - 1) / step;
-    *lo = steps * part / parts * step;
-    *hi = part == parts - 1 ? m : steps * (part + 1) / parts * step;
+    *lo = m * part / parts;
+    *hi = m * (part + 1) / parts;
 }
 
 int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,

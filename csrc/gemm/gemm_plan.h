@@ -33,6 +33,28 @@ typedef struct {
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                           ptrdiff_t rs_a, ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b);
 
+/* Row tile t of a product of m rows: rows [*first, *first + *rows). Tiles are
+ * mr rows, save that a remainder of fewer than min_rows rows (which a tile
+ * would sum in split chains, gemm_ukernel.h) shares the last full tile's rows
+ * evenly: with mr = 6, 128 rows are 20 tiles of 6, then 4 + 4. Every tile of
+ * a product of at least min_rows rows is then at least min_rows high, and
+ * computes each row the same way, wherever the tiles fall: rows [lo, hi) of
+ * A alone give the bits of those rows of the whole product. Row blocks
+ * (multiples of mr) hold the same tiles. */
+static inline void fm_row_tile(ptrdiff_t m, int mr, int min_rows, ptrdiff_t t,
+                               ptrdiff_t *first, int *rows)
+{
+    const ptrdiff_t full = m / mr, rest = m % mr;
+    if (rest != 0 && rest < min_rows && full > 0 && t >= full - 1) {
+        const int upper = (int)(mr + rest + 1) / 2; /* the higher of the two */
+        *first = (full - 1) * mr + (t == full ? upper : 0);
+        *rows = t == full ? (int)(mr + rest) - upper : upper;
+        return;
+    }
+    *first = t * mr;
+    *rows = m - *first < mr ? (int)(m - *first) : mr;
+}
+
 static inline size_t fm_round_up(ptrdiff_t x, int to) { return (size_t)((x + to - 1) / to) * to; }
 
 /* The calling thread's 64-byte aligned scratch of at least `bytes`, valid

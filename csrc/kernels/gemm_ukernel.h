@@ -29,9 +29,21 @@
 #define UKR_NR (UKR_NV * UKR_VLEN)
 
 /* Independent accumulator sets that split k (p mod UKR_KSPLIT) for a tile of
- * m rows x nv vectors: with fewer than 8 FMA chains the FMA latency is not
- * hidden. The sets are added in a fixed order at the end. */
-#define UKR_KSPLIT(m, nv) ((m) * (nv) >= 8 ? 1 : 8 / ((m) * (nv)))
+ * m rows x nv vectors: with fewer than UKR_CHAINS FMA chains (8 unless the
+ * includer says otherwise) the FMA latency is not hidden. The sets are added
+ * in a fixed order at the end. A tile of at least UKR_MIN_ROWS rows keeps one
+ * chain per element; the driver never cuts a tile shorter than that out of
+ * a product of more rows (fm_row_tile), so such a product computes each row
+ * the same way wherever its row tiles fall. */
+#ifndef UKR_CHAINS
+#define UKR_CHAINS 8
+#endif
+#define UKR_KSPLIT(m, nv) ((m) * (nv) >= UKR_CHAINS ? 1 : UKR_CHAINS / ((m) * (nv)))
+#define UKR_MIN_ROWS (UKR_CHAINS / 2 / UKR_NV + 1)
+_Static_assert(UKR_KSPLIT(UKR_MIN_ROWS, UKR_NV) == 1 && UKR_KSPLIT(UKR_MIN_ROWS - 1, UKR_NV) > 1,
+               "UKR_MIN_ROWS: the fewest rows a tile computes with one chain per element");
+_Static_assert(2 * UKR_MIN_ROWS - 1 <= UKR_MR,
+               "a full tile and a shorter remainder must split into two tiles of UKR_MIN_ROWS");
 /* The one-row kernel for C = a . B spans this many vectors (4 panels), so it
  * streams 4 cache lines of each row of B instead of 1. */
 #define UKR_WIDE_NV (4 * UKR_NV)
@@ -417,10 +429,13 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 #undef UKR_SLOT
     kd->mr = UKR_MR;
     kd->nr = UKR_NR;
+    kd->min_rows = UKR_MIN_ROWS;
 }
 
 #undef UKR_ROWS
 #undef UKR_KSPLIT
+#undef UKR_CHAINS
+#undef UKR_MIN_ROWS
 #undef UKR_WIDE_NV
 #undef UKR_NR
 #undef UKR_T

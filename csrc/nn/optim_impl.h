@@ -141,7 +141,7 @@ static inline __attribute__((always_inline)) void
 FM_P(adam_loop)(const int amsgrad, ptrdiff_t lo, ptrdiff_t hi, FM_T *restrict p,
                 const FM_T *restrict g, FM_T *restrict m, FM_T *restrict v,
                 FM_T *restrict vmax, FM_T shrink, FM_T wd, FM_T b1, FM_T rest1, FM_T b2,
-                FM_T rest2, FM_T step_size, FM_T bc2_sqrt, FM_T eps)
+                FM_T rest2, FM_T step_size, FM_T inv_bc2_sqrt, FM_T eps)
 {
     for (ptrdiff_t i = lo; i < hi; ++i) {
         const FM_T pi = shrink != 1 ? shrink * p[i] : p[i];
@@ -151,7 +151,7 @@ FM_P(adam_loop)(const int amsgrad, ptrdiff_t lo, ptrdiff_t hi, FM_T *restrict p,
         FM_T vhat = v[i];
         if (amsgrad) /* a NaN in v propagates, as with torch.maximum */
             vhat = vmax[i] = vmax[i] >= v[i] ? vmax[i] : v[i];
-        p[i] = pi - step_size * m[i] / (FM_SQRT(vhat) / bc2_sqrt + eps);
+        p[i] = pi - step_size * m[i] / (FM_SQRT(vhat) * inv_bc2_sqrt + eps);
     }
 }
 
@@ -163,17 +163,21 @@ static void FM_P(adam)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t
 {
     const int decoupled = o->kind == FM_OPT_ADAMW;
     const double bc1 = 1 - pow(o->beta1, (double)step), bc2 = 1 - pow(o->beta2, (double)step);
-    const FM_T step_size = (FM_T)(o->lr / bc1), bc2_sqrt = (FM_T)sqrt(bc2);
+    /* PyTorch divides sqrt(v) by sqrt(bc2); multiplying by its inverse rounds
+     * within an ulp of that and leaves one division per element instead of
+     * two. The loop is bound by the divider and square root (AVX2: 113 us
+     * against 82 us per step of 235k float32 parameters). */
+    const FM_T step_size = (FM_T)(o->lr / bc1), inv_bc2_sqrt = (FM_T)(1 / sqrt(bc2));
     const FM_T b1 = (FM_T)o->beta1, rest1 = (FM_T)(1 - o->beta1);
     const FM_T b2 = (FM_T)o->beta2, rest2 = (FM_T)(1 - o->beta2), eps = (FM_T)o->eps;
     const FM_T wd = decoupled ? 0 : (FM_T)o->weight_decay;
     const FM_T shrink = decoupled ? (FM_T)(1 - o->lr * o->weight_decay) : 1;
     if (o->amsgrad)
         FM_P(adam_loop)(1, lo, hi, p, g, state[0], state[1], state[2], shrink, wd, b1, rest1, b2,
-                        rest2, step_size, bc2_sqrt, eps);
+                        rest2, step_size, inv_bc2_sqrt, eps);
     else
         FM_P(adam_loop)(0, lo, hi, p, g, state[0], state[1], NULL, shrink, wd, b1, rest1, b2,
-                        rest2, step_size, bc2_sqrt, eps);
+                        rest2, step_size, inv_bc2_sqrt, eps);
 }
 
 typedef void (*FM_P(update_fn))(const fm_optimizer *, long, ptrdiff_t, ptrdiff_t, FM_T *restrict,

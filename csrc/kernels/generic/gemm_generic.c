@@ -38,6 +38,9 @@ static inline fm_v2d v2d_load_first(const double *p, int count)
 #define UKR_FMA(a, b, c) ((a) * (b) + (c))
 #define UKR_MUL(a, b) ((a) * (b))
 #define UKR_ADD(a, b) ((a) + (b))
+/* Tiles of 2 rows keep one chain per element (gemm_ukernel.h), so that a
+ * 1-row remainder and the 4-row tile before it can become tiles of 3 and 2. */
+#define UKR_CHAINS 4
 #define UKR_NAME fm_sgemm_generic_4x8
 #define UKR_KERNEL_T fm_sgemm_kernel
 #include "kernels/gemm_ukernel.h"
@@ -55,6 +58,7 @@ static inline fm_v2d v2d_load_first(const double *p, int count)
 #define UKR_FMA(a, b, c) ((a) * (b) + (c))
 #define UKR_MUL(a, b) ((a) * (b))
 #define UKR_ADD(a, b) ((a) + (b))
+#define UKR_CHAINS 4
 #define UKR_NAME fm_dgemm_generic_4x4
 #define UKR_KERNEL_T fm_dgemm_kernel
 #include "kernels/gemm_ukernel.h"
