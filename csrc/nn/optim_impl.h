@@ -165,8 +165,8 @@ static void FM_P(adam)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t
     const double bc1 = 1 - pow(o->beta1, (double)step), bc2 = 1 - pow(o->beta2, (double)step);
     /* PyTorch divides sqrt(v) by sqrt(bc2); multiplying by its inverse rounds
      * within an ulp of that and leaves one division per element instead of
-     * two. The loop is bound by the divider and square root (AVX2: 113 us
-     * against 82 us per step of 235k float32 parameters). */
+     * two. The loop is bound by the divider and square root (AVX2, one
+     * thread, a step over 784x256 float32: 100-108 us before, 71 us after). */
     const FM_T step_size = (FM_T)(o->lr / bc1), inv_bc2_sqrt = (FM_T)(1 / sqrt(bc2));
     const FM_T b1 = (FM_T)o->beta1, rest1 = (FM_T)(1 - o->beta1);
     const FM_T b2 = (FM_T)o->beta2, rest2 = (FM_T)(1 - o->beta2), eps = (FM_T)o->eps;
