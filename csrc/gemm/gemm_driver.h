@@ -146,11 +146,11 @@ static void FM_P(gemm_blocked)(const void *args)
                 const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
                 const ptrdiff_t n_ir = (mc + mr - 1) / mr, first_tile = ic / mr;
                 const FM_T *const a_slice = g->a + pc * cs_a;
-                ptrdiff_t i0;
-                int mb;
                 if (plan->pack_a) {
                     fm_share(n_ir, &lo, &hi);
                     for (ptrdiff_t ir = lo; ir < hi; ++ir) {
+                        ptrdiff_t i0; /* the tile's first row, and its rows */
+                        int mb;
                         fm_row_tile(m, mr, kd->min_rows, first_tile + ir, &i0, &mb);
                         kd->pack_a(mb, kc, a_slice + i0 * rs_a, rs_a, cs_a,
                                    g->a_packed + ir * mr * kc);
@@ -170,6 +170,8 @@ static void FM_P(gemm_blocked)(const void *args)
                 for (ptrdiff_t t = lo; t < hi; ++t) {
                     const ptrdiff_t jr = t / n_ir, ir = t % n_ir;
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
+                    ptrdiff_t i0;
+                    int mb;
                     fm_row_tile(m, mr, kd->min_rows, first_tile + ir, &i0, &mb);
                     FM_T *const ct = g->c + i0 * rs_c + (jc + jr * nr) * cs_c;
                     if (jr != prepared_jr) {
