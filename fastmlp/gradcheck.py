@@ -51,5 +51,5 @@ def check_gradients(model, X, y, sample_weight=None, eps=1e-6, max_checks=None, 
             relative = abs(numeric - analytic) / scale
             if not relative <= error:  # NaN included: max() would drop it
                 error = relative
-        worst.append(error)
+        worst.append(float(error))
     return worst

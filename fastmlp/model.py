@@ -112,6 +112,11 @@ class Sequential:
         self.input_dim = input_dim
         self._reset_training_state()
 
+    def __repr__(self):
+        layers = "".join(f"    {layer!r},\n" for layer in self.layers)
+        return (f"Sequential([\n{layers}], input_dim={self.input_dim}, "
+                f"dtype={self.dtype.name!r}, seed={self.seed})")
+
     @property
     def built(self):
         return self.input_dim is not None

@@ -46,6 +46,7 @@ def _assert_away_from_kinks(model, X, margin=1e-3):
 def _check(model, X, y, sample_weight=None, tol=TOL, **kw):
     errors = fm.check_gradients(model, X, y, sample_weight=sample_weight, **kw)
     assert len(errors) == len(model.get_weights())
+    assert all(type(e) is float for e in errors)
     assert max(errors) < tol, errors
     return errors
 

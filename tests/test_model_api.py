@@ -275,6 +275,22 @@ def test_count_params_and_summary(capsys):
         fm.Sequential([fm.Dense(2)]).count_params()
 
 
+def test_repr_lists_the_layers_and_rebuilds_the_same_model():
+    model = fm.Sequential([fm.Dense(8, activation=fm.activations.LeakyReLU(0.2), l2=1e-3),
+                           fm.Dropout(0.5), fm.Maxout(4, pieces=3),
+                           fm.Dense(2, activation="softmax")], input_dim=5, dtype="float64",
+                          seed=3)
+    text = repr(model)
+    assert text.startswith("Sequential([\n    Dense(units=8, ")
+    assert "Dropout(rate=0.5)" in text and "pieces=3" in text and "l2=0.001" in text
+    assert text.endswith("], input_dim=5, dtype='float64', seed=3)")
+    names = {**vars(fm.init), **vars(fm.activations), **vars(fm)}
+    rebuilt = eval(text, names)
+    assert repr(rebuilt) == text
+    for mine, theirs in zip(model.get_weights(), rebuilt.get_weights()):
+        assert mine.tobytes() == theirs.tobytes()
+
+
 # ---- fit, history, callbacks -----------------------------------------------------
 
 def test_history_keys_with_validation_split():
