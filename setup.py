@@ -9,6 +9,11 @@ Never ``-march=native``: a wheel built that way crashes on older CPUs.
 Environment:
   FASTMLP_NO_OPENMP=1  build without OpenMP (single-threaded)
   FASTMLP_SANITIZE=1   build with AddressSanitizer + UndefinedBehaviorSanitizer
+  FASTMLP_EMULATE_AVX512=1  for tests on a CPU without AVX-512: build the
+                       AVX-512 kernel set on AVX2 register pairs
+                       (csrc/kernels/avx512/zmm_emulated.h) and offer it
+                       wherever AVX2 runs; the bits are AVX-512's, the speed
+                       is not
 """
 import os
 import platform
@@ -42,6 +47,9 @@ ISA_FLAGS = {
     "avx512": ["-mavx512f", "-mavx2", "-mfma"],
 }
 ISAS = list(ISA_FLAGS) if IS_X86_64 else ["generic"]
+EMULATE_AVX512 = os.environ.get("FASTMLP_EMULATE_AVX512") == "1" and IS_X86_64
+if EMULATE_AVX512:
+    ISA_FLAGS["avx512"] = ISA_FLAGS["avx2"]
 
 OPENMP_PROBE = r"""
 #include <omp.h>
@@ -84,6 +92,8 @@ class BuildExt(build_ext):
             flags += san
             link_flags += san
         macros = [("FASTMLP_HAVE_" + isa.upper(), "1") for isa in ISAS]
+        if EMULATE_AVX512:
+            macros.append(("FASTMLP_EMULATE_AVX512", "1"))
         objects = []
         for isa in ISAS:
             sources = sorted(glob(os.path.join("csrc", "kernels", isa, "*.c")))

@@ -63,13 +63,9 @@ else
 fi
 log=${SANITIZE_LOG:-${TMPDIR:-/tmp}/fastmlp-sanitize-$(date +%Y%m%d-%H%M%S).log}
 
-# Copy the sources: tracked and untracked-not-ignored files that exist (a file
-# deleted in the work tree but still tracked is skipped). rsync-like update:
-# cp -p keeps timestamps so a reused SANITIZE_DIR rebuilds only what changed.
 echo "sanitize.sh: copying the checkout to $scratch" >&2
-git ls-files -z -co --exclude-standard \
-    | while IFS= read -r -d '' f; do [[ -f "$f" ]] && printf '%s\0' "$f"; done \
-    | xargs -0 cp --parents -p -u -t "$scratch"
+source tools/copy_checkout.sh
+copy_checkout "$scratch"
 
 echo "sanitize.sh: building with FASTMLP_SANITIZE=1 (log: $scratch/build.log)" >&2
 if ! (cd "$scratch" && FASTMLP_SANITIZE=1 "$python" setup.py build_ext --inplace \

@@ -29,7 +29,11 @@ int fm_isa_supported(fm_isa isa)
 #endif
 #ifdef FASTMLP_HAVE_AVX512
     case FM_ISA_AVX512:
+#ifdef FASTMLP_EMULATE_AVX512
+        return f.avx2_fma; /* a test build: AVX-512's kernels on AVX2 (setup.py) */
+#else
         return f.avx512f;
+#endif
 #endif
     default:
         (void)f;

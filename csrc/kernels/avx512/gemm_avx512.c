@@ -3,6 +3,9 @@
 #include <immintrin.h>
 #include "arch/kernel_table.h"
 #include "kernels/transpose_avx.h"
+#ifdef FASTMLP_EMULATE_AVX512
+#include "kernels/avx512/zmm_emulated.h"
+#endif
 
 #define UKR_T float
 #define UKR_V __m512

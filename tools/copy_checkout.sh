@@ -1,0 +1,12 @@
+# Sourced by the tools that build and test a scratch copy of this checkout
+# (sanitize.sh, emulate_avx512.sh); run from the repository root.
+#
+# copy_checkout DIR: copies the tracked files and the untracked, not ignored
+# ones (git ls-files -co --exclude-standard) into DIR, skipping a file deleted
+# in the work tree but still tracked. cp -p -u keeps timestamps and copies
+# only newer files, so a reused DIR rebuilds only what changed.
+copy_checkout() {
+    git ls-files -z -co --exclude-standard \
+        | while IFS= read -r -d '' f; do [[ -f "$f" ]] && printf '%s\0' "$f"; done \
+        | xargs -0 cp --parents -p -u -t "$1"
+}
