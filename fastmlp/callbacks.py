@@ -14,6 +14,7 @@ The model a callback sees (``self.model``) provides ``stop_training`` (bool),
 ``optimizer.lr`` (float, may be assigned), ``get_weights()`` -> list of arrays,
 ``set_weights(list_of_arrays)`` and ``save(path)`` (ModelCheckpoint).
 """
+import inspect
 import os
 import warnings
 
@@ -89,6 +90,13 @@ class _MonitorCallback(Callback):
         if mode == "auto":
             mode = "max" if any(key in monitor for key in _MAXIMISED) else "min"
         self.mode = mode
+
+    def __repr__(self):
+        # Every constructor argument is kept under its own name ("auto" mode
+        # shows as the direction it resolved to).
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({args})"
 
     def _reset(self):
         """The state at the start of training; subclasses extend it."""

@@ -8,7 +8,7 @@ import pytest
 from fastmlp import schedules
 from fastmlp.callbacks import (
     Callback, CallbackList, EarlyStopping, History, LambdaCallback, LearningRateScheduler,
-    ReduceLROnPlateau)
+    ModelCheckpoint, ReduceLROnPlateau)
 
 
 class FakeOptimizer:
@@ -352,6 +352,18 @@ def test_history():
     assert history.history == {"loss": [0.9, 0.7, 0.6], "val_loss": [1.0, 0.8],
                                "lr": [0.1, 0.1, 0.05]}
     assert repr(history) == "History(epochs=3, keys=['loss', 'val_loss', 'lr'])"
+
+
+def test_monitoring_callbacks_show_their_settings():
+    assert repr(EarlyStopping(patience=3, restore_best_weights=True)) == (
+        "EarlyStopping(monitor='val_loss', min_delta=0.0, patience=3, mode='min', "
+        "baseline=None, restore_best_weights=True, start_from_epoch=0)")
+    assert repr(ReduceLROnPlateau(monitor="val_accuracy", factor=0.5)) == (
+        "ReduceLROnPlateau(monitor='val_accuracy', factor=0.5, patience=10, mode='max', "
+        "min_delta=0.0001, cooldown=0, min_lr=0.0, verbose=0)")
+    assert repr(ModelCheckpoint("m.fmlp", save_best_only=True)) == (
+        "ModelCheckpoint(filepath='m.fmlp', monitor='val_loss', save_best_only=True, "
+        "mode='min', save_freq='epoch', verbose=0)")
 
 
 def test_history_sees_what_the_other_callbacks_did():
