@@ -6,7 +6,7 @@
 #   bash tools/emulate_avx512.sh                     # pytest -q tests
 #   bash tools/emulate_avx512.sh -x tests/test_gemm.py   # any pytest arguments
 #
-# The checkout is copied into a scratch directory (tools/copy_checkout.sh) and
+# The checkout is copied into a scratch directory (tools/scratch_build.sh) and
 # built there with FASTMLP_EMULATE_AVX512=1: the AVX-512 kernel files are
 # compiled on pairs of AVX2 registers (csrc/kernels/avx512/zmm_emulated.h),
 # and the build offers the "avx512" kernel set wherever AVX2 and FMA run.
@@ -30,16 +30,9 @@ fi
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/fastmlp-avx512.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-source tools/copy_checkout.sh
+source tools/scratch_build.sh
 copy_checkout "$scratch"
-
-echo "emulate_avx512.sh: building with FASTMLP_EMULATE_AVX512=1 in $scratch" >&2
-if ! (cd "$scratch" && FASTMLP_EMULATE_AVX512=1 "$python" setup.py build_ext --inplace \
-        >build.log 2>&1); then
-    tail -40 "$scratch/build.log" >&2
-    echo "emulate_avx512.sh: the build failed" >&2
-    exit 3
-fi
+build_in "$scratch" "$python" emulate_avx512.sh FASTMLP_EMULATE_AVX512=1 || exit 3
 
 args=("$@")
 [[ ${#args[@]} -eq 0 ]] && args=(-q tests)

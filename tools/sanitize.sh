@@ -64,16 +64,9 @@ fi
 log=${SANITIZE_LOG:-${TMPDIR:-/tmp}/fastmlp-sanitize-$(date +%Y%m%d-%H%M%S).log}
 
 echo "sanitize.sh: copying the checkout to $scratch" >&2
-source tools/copy_checkout.sh
+source tools/scratch_build.sh
 copy_checkout "$scratch"
-
-echo "sanitize.sh: building with FASTMLP_SANITIZE=1 (log: $scratch/build.log)" >&2
-if ! (cd "$scratch" && FASTMLP_SANITIZE=1 "$python" setup.py build_ext --inplace \
-        >build.log 2>&1); then
-    tail -40 "$scratch/build.log" >&2
-    echo "sanitize.sh: the sanitizer build failed" >&2
-    exit 3
-fi
+build_in "$scratch" "$python" sanitize.sh FASTMLP_SANITIZE=1 || exit 3
 if [[ $(nm -D "$scratch"/fastmlp/_core*.so | grep -c __asan_) -eq 0 ]]; then
     echo "sanitize.sh: the built extension is not instrumented (no __asan symbols)" >&2
     exit 3

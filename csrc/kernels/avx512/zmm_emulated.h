@@ -10,84 +10,56 @@
 
 #include <immintrin.h>
 
-typedef struct { __m256 lo, hi; } fm_zmm_ps;
-typedef struct { __m256d lo, hi; } fm_zmm_pd;
+/* fm_zmm_<s> (s: ps or pd, AVX2's suffixes), two halves of type H holding N
+ * lanes of T each, and its operations. LANE: an integer as wide as T, for
+ * the masks vmaskmov takes. */
+#define FM_ZMM_DEFINE(s, T, H, N, LANE)                                                    \
+    typedef struct { H lo, hi; } fm_zmm_##s;                                               \
+    /* Lanes [first, first + N) of a 2N-lane mask. */                                      \
+    static inline __m256i fm_zmm_mask_##s(unsigned mask, int first)                        \
+    {                                                                                      \
+        LANE lanes[N];                                                                     \
+        for (int i = 0; i < N; ++i)                                                        \
+            lanes[i] = (mask >> (first + i)) & 1 ? -1 : 0;                                 \
+        return _mm256_loadu_si256((const __m256i *)lanes);                                 \
+    }                                                                                      \
+    static inline fm_zmm_##s fm_zmm_loadu_##s(const T *p)                                  \
+    {                                                                                      \
+        return (fm_zmm_##s){_mm256_loadu_##s(p), _mm256_loadu_##s(p + N)};                \
+    }                                                                                      \
+    /* Masked lanes are not read (vmaskmov), as with AVX-512's masked load. */             \
+    static inline fm_zmm_##s fm_zmm_maskz_loadu_##s(unsigned mask, const T *p)             \
+    {                                                                                      \
+        return (fm_zmm_##s){_mm256_maskload_##s(p, fm_zmm_mask_##s(mask, 0)),              \
+                            _mm256_maskload_##s(p + N, fm_zmm_mask_##s(mask, N))};         \
+    }                                                                                      \
+    static inline void fm_zmm_storeu_##s(T *p, fm_zmm_##s v)                               \
+    {                                                                                      \
+        _mm256_storeu_##s(p, v.lo);                                                        \
+        _mm256_storeu_##s(p + N, v.hi);                                                    \
+    }                                                                                      \
+    static inline fm_zmm_##s fm_zmm_set1_##s(T x)                                          \
+    {                                                                                      \
+        return (fm_zmm_##s){_mm256_set1_##s(x), _mm256_set1_##s(x)};                       \
+    }                                                                                      \
+    static inline fm_zmm_##s fm_zmm_setzero_##s(void) { return fm_zmm_set1_##s(0); }      \
+    static inline fm_zmm_##s fm_zmm_fmadd_##s(fm_zmm_##s a, fm_zmm_##s b, fm_zmm_##s c)    \
+    {                                                                                      \
+        return (fm_zmm_##s){_mm256_fmadd_##s(a.lo, b.lo, c.lo),                            \
+                            _mm256_fmadd_##s(a.hi, b.hi, c.hi)};                           \
+    }                                                                                      \
+    static inline fm_zmm_##s fm_zmm_mul_##s(fm_zmm_##s a, fm_zmm_##s b)                    \
+    {                                                                                      \
+        return (fm_zmm_##s){_mm256_mul_##s(a.lo, b.lo), _mm256_mul_##s(a.hi, b.hi)};       \
+    }                                                                                      \
+    static inline fm_zmm_##s fm_zmm_add_##s(fm_zmm_##s a, fm_zmm_##s b)                    \
+    {                                                                                      \
+        return (fm_zmm_##s){_mm256_add_##s(a.lo, b.lo), _mm256_add_##s(a.hi, b.hi)};       \
+    }
 
-/* The 8-lane (4-lane) mask of lanes [first, first + 8) of a 16-lane mask. */
-static inline __m256i fm_zmm_mask_ps(unsigned mask, int first)
-{
-    int lanes[8];
-    for (int i = 0; i < 8; ++i)
-        lanes[i] = (mask >> (first + i)) & 1 ? -1 : 0;
-    return _mm256_loadu_si256((const __m256i *)lanes);
-}
-
-static inline __m256i fm_zmm_mask_pd(unsigned mask, int first)
-{
-    long long lanes[4];
-    for (int i = 0; i < 4; ++i)
-        lanes[i] = (mask >> (first + i)) & 1 ? -1 : 0;
-    return _mm256_loadu_si256((const __m256i *)lanes);
-}
-
-static inline fm_zmm_ps fm_zmm_loadu_ps(const float *p)
-{
-    return (fm_zmm_ps){_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
-}
-/* Masked lanes are not read (vmaskmov), as with AVX-512's masked load. */
-static inline fm_zmm_ps fm_zmm_maskz_loadu_ps(unsigned mask, const float *p)
-{
-    return (fm_zmm_ps){_mm256_maskload_ps(p, fm_zmm_mask_ps(mask, 0)),
-                       _mm256_maskload_ps(p + 8, fm_zmm_mask_ps(mask, 8))};
-}
-static inline void fm_zmm_storeu_ps(float *p, fm_zmm_ps v)
-{
-    _mm256_storeu_ps(p, v.lo);
-    _mm256_storeu_ps(p + 8, v.hi);
-}
-static inline fm_zmm_ps fm_zmm_set1_ps(float x) { return (fm_zmm_ps){_mm256_set1_ps(x), _mm256_set1_ps(x)}; }
-static inline fm_zmm_ps fm_zmm_setzero_ps(void) { return fm_zmm_set1_ps(0.0f); }
-static inline fm_zmm_ps fm_zmm_fmadd_ps(fm_zmm_ps a, fm_zmm_ps b, fm_zmm_ps c)
-{
-    return (fm_zmm_ps){_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
-}
-static inline fm_zmm_ps fm_zmm_mul_ps(fm_zmm_ps a, fm_zmm_ps b)
-{
-    return (fm_zmm_ps){_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)};
-}
-static inline fm_zmm_ps fm_zmm_add_ps(fm_zmm_ps a, fm_zmm_ps b)
-{
-    return (fm_zmm_ps){_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
-}
-
-static inline fm_zmm_pd fm_zmm_loadu_pd(const double *p)
-{
-    return (fm_zmm_pd){_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)};
-}
-static inline fm_zmm_pd fm_zmm_maskz_loadu_pd(unsigned mask, const double *p)
-{
-    return (fm_zmm_pd){_mm256_maskload_pd(p, fm_zmm_mask_pd(mask, 0)),
-                       _mm256_maskload_pd(p + 4, fm_zmm_mask_pd(mask, 4))};
-}
-static inline void fm_zmm_storeu_pd(double *p, fm_zmm_pd v)
-{
-    _mm256_storeu_pd(p, v.lo);
-    _mm256_storeu_pd(p + 4, v.hi);
-}
-static inline fm_zmm_pd fm_zmm_set1_pd(double x) { return (fm_zmm_pd){_mm256_set1_pd(x), _mm256_set1_pd(x)}; }
-static inline fm_zmm_pd fm_zmm_setzero_pd(void) { return fm_zmm_set1_pd(0.0); }
-static inline fm_zmm_pd fm_zmm_fmadd_pd(fm_zmm_pd a, fm_zmm_pd b, fm_zmm_pd c)
-{
-    return (fm_zmm_pd){_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
-}
-static inline fm_zmm_pd fm_zmm_mul_pd(fm_zmm_pd a, fm_zmm_pd b)
-{
-    return (fm_zmm_pd){_mm256_mul_pd(a.lo, b.lo), _mm256_mul_pd(a.hi, b.hi)};
-}
-static inline fm_zmm_pd fm_zmm_add_pd(fm_zmm_pd a, fm_zmm_pd b)
-{
-    return (fm_zmm_pd){_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)};
-}
+FM_ZMM_DEFINE(ps, float, __m256, 8, int)
+FM_ZMM_DEFINE(pd, double, __m256d, 4, long long)
+#undef FM_ZMM_DEFINE
 
 #define __m512 fm_zmm_ps
 #define __m512d fm_zmm_pd

@@ -10,3 +10,15 @@ copy_checkout() {
         | while IFS= read -r -d '' f; do [[ -f "$f" ]] && printf '%s\0' "$f"; done \
         | xargs -0 cp --parents -p -u -t "$1"
 }
+
+# build_in DIR PYTHON TOOL VAR=VALUE: builds the extension in place in DIR
+# with that build option set, output in DIR/build.log. On failure, prints the
+# log's tail and "TOOL: the build failed", and returns 1.
+build_in() {
+    echo "$3: building with $4 (log: $1/build.log)" >&2
+    if ! (cd "$1" && env "$4" "$2" setup.py build_ext --inplace >build.log 2>&1); then
+        tail -40 "$1/build.log" >&2
+        echo "$3: the build failed" >&2
+        return 1
+    fi
+}
