@@ -20,12 +20,13 @@ import operator
 
 import numpy as np
 
+from fastmlp import activations
 from fastmlp._checks import finite as _finite
 
 __all__ = [
     "Initializer", "Uniform", "Normal", "Zeros", "Constant",
     "LecunNormal", "LecunUniform", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
-    "fans", "get", "default_for",
+    "calculate_gain", "fans", "get", "default_for",
 ]
 
 
@@ -87,25 +88,26 @@ class Initializer:
 
 
 class Uniform(Initializer):
-    """Uniform on [low, high)."""
+    """Uniform on [a, b); PyTorch's ``uniform_`` and its defaults."""
 
-    def __init__(self, low=-0.05, high=0.05):
-        self.low = _finite("low", low)
-        self.high = _finite("high", high)
-        if not self.low < self.high:
-            raise ValueError(f"low must be less than high, got low={low}, high={high}")
+    def __init__(self, a=0.0, b=1.0):
+        self.a = _finite("a", a)
+        self.b = _finite("b", b)
+        if not self.a < self.b:
+            raise ValueError(f"a must be less than b, got a={a}, b={b}")
 
     def sample(self, shape, rng):
-        return rng.uniform(self.low, self.high, shape)
+        return rng.uniform(self.a, self.b, shape)
 
     def get_config(self):
-        return {"low": self.low, "high": self.high}
+        return {"a": self.a, "b": self.b}
 
 
 class Normal(Initializer):
-    """Normal with the given mean and standard deviation (not truncated)."""
+    """Normal with the given mean and standard deviation, not truncated;
+    PyTorch's ``normal_`` and its defaults."""
 
-    def __init__(self, mean=0.0, std=0.05):
+    def __init__(self, mean=0.0, std=1.0):
         self.mean = _finite("mean", mean)
         self.std = _finite("std", std)
         if self.std < 0:
@@ -119,16 +121,17 @@ class Normal(Initializer):
 
 
 class Constant(Initializer):
-    """Every value equal to `value`."""
+    """Every value equal to `val` (PyTorch's ``constant_``, which has no
+    default; 0 here, so that the name "constant" builds one)."""
 
-    def __init__(self, value=0.0):
-        self.value = _finite("value", value)
+    def __init__(self, val=0.0):
+        self.val = _finite("val", val)
 
     def sample(self, shape, rng):
-        return np.full(shape, self.value)
+        return np.full(shape, self.val)
 
     def get_config(self):
-        return {"value": self.value}
+        return {"val": self.val}
 
 
 class Zeros(Initializer):
@@ -138,61 +141,104 @@ class Zeros(Initializer):
         return np.zeros(shape)
 
 
+_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0,
+          "relu": math.sqrt(2.0), "selu": 0.75}
+
+
+def calculate_gain(nonlinearity, param=None):
+    """PyTorch's recommended gain for a nonlinearity: 1 for linear and
+    sigmoid, 5/3 for tanh, sqrt(2) for relu, 3/4 for selu, and
+    sqrt(2 / (1 + slope**2)) for leaky_relu (slope `param`, 0.01 if None)."""
+    if not isinstance(nonlinearity, str):
+        raise TypeError(f"nonlinearity must be a name, got {type(nonlinearity).__name__}")
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else _finite("param", param)
+        return math.sqrt(2.0 / (1.0 + slope ** 2))
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; expected one of "
+                         f"{', '.join(sorted([*_GAINS, 'leaky_relu']))}")
+    return _GAINS[nonlinearity]
+
+
 class _VarianceScaling(Initializer):
-    """Zero-mean values with variance ``scale / fan``, where fan is fan_in
-    (`mode` "fan_in") or (fan_in + fan_out) / 2 ("fan_avg"): uniform on
-    [-sqrt(3 var), sqrt(3 var)) if `uniform`, else normal N(0, var), not truncated.
-    Subclasses set the three class attributes."""
+    """Zero-mean values with variance ``gain**2 / fan``, where fan is fan_in,
+    fan_out or their mean (`mode`): uniform on [-sqrt(3 var), sqrt(3 var)) if
+    `uniform`, else normal N(0, var), not truncated. Subclasses set `uniform`
+    and give each instance a `gain` and a `mode`."""
+
+    uniform = False
 
     def sample(self, shape, rng):
         fan_in, fan_out = fans(shape)
-        fan = fan_in if self.mode == "fan_in" else (fan_in + fan_out) / 2
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         # A zero fan comes only with an empty shape, whose variance does not matter.
-        var = self.scale / max(fan, 1)
+        var = self.gain ** 2 / max(fan, 1)
         if self.uniform:
             limit = math.sqrt(3.0 * var)
             return rng.uniform(-limit, limit, shape)
         return rng.normal(0.0, math.sqrt(var), shape)
 
 
-class LecunNormal(_VarianceScaling):
+class _Lecun(_VarianceScaling):
+    gain, mode = 1.0, "fan_in"
+
+
+class LecunNormal(_Lecun):
     """Normal N(0, 1/fan_in), not truncated (LeCun et al. 1998; suits SELU, tanh)."""
 
-    scale, mode, uniform = 1.0, "fan_in", False
 
-
-class LecunUniform(_VarianceScaling):
+class LecunUniform(_Lecun):
     """Uniform with variance 1/fan_in: U(-sqrt(3/fan_in), sqrt(3/fan_in))."""
 
-    scale, mode, uniform = 1.0, "fan_in", True
+    uniform = True
 
 
-class GlorotNormal(_VarianceScaling):
-    """Normal N(0, 2/(fan_in + fan_out)), not truncated (Glorot & Bengio 2010);
-    PyTorch's ``xavier_normal_`` with gain 1."""
+class _Glorot(_VarianceScaling):
+    mode = "fan_avg"
 
-    scale, mode, uniform = 1.0, "fan_avg", False
+    def __init__(self, gain=1.0):
+        self.gain = _finite("gain", gain)
 
-
-class GlorotUniform(_VarianceScaling):
-    """Uniform with variance 2/(fan_in + fan_out): U(-sqrt(6/(fan_in + fan_out)),
-    sqrt(6/(fan_in + fan_out))); PyTorch's ``xavier_uniform_`` with gain 1."""
-
-    scale, mode, uniform = 1.0, "fan_avg", True
+    def get_config(self):
+        return {"gain": self.gain}
 
 
-class HeNormal(_VarianceScaling):
-    """Normal N(0, 2/fan_in), not truncated (He et al. 2015; suits ReLU);
-    PyTorch's ``kaiming_normal_(nonlinearity="relu")``."""
-
-    scale, mode, uniform = 2.0, "fan_in", False
+class GlorotNormal(_Glorot):
+    """Normal N(0, gain**2 * 2/(fan_in + fan_out)), not truncated (Glorot &
+    Bengio 2010); PyTorch's ``xavier_normal_``."""
 
 
-class HeUniform(_VarianceScaling):
-    """Uniform with variance 2/fan_in: U(-sqrt(6/fan_in), sqrt(6/fan_in));
-    PyTorch's ``kaiming_uniform_(nonlinearity="relu")``."""
+class GlorotUniform(_Glorot):
+    """Uniform with variance gain**2 * 2/(fan_in + fan_out), on
+    +-gain * sqrt(6/(fan_in + fan_out)); PyTorch's ``xavier_uniform_``."""
 
-    scale, mode, uniform = 2.0, "fan_in", True
+    uniform = True
+
+
+class _He(_VarianceScaling):
+    def __init__(self, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+        self.a = _finite("a", a)
+        if mode not in ("fan_in", "fan_out"):
+            raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        self.mode = mode
+        self.nonlinearity = nonlinearity
+        self.gain = calculate_gain(nonlinearity, self.a)
+
+    def get_config(self):
+        return {"a": self.a, "mode": self.mode, "nonlinearity": self.nonlinearity}
+
+
+class HeNormal(_He):
+    """Normal N(0, gain**2 / fan), not truncated (He et al. 2015), with
+    PyTorch's ``kaiming_normal_`` arguments: gain from `nonlinearity` and the
+    negative slope `a` (sqrt(2) by default, as for ReLU), fan from `mode`."""
+
+
+class HeUniform(_He):
+    """Uniform with variance gain**2 / fan, on +-gain * sqrt(3 / fan); PyTorch's
+    ``kaiming_uniform_`` arguments (see HeNormal)."""
+
+    uniform = True
 
 
 _BY_NAME = {
@@ -213,8 +259,9 @@ _BY_NAME = {
 }
 
 # Activations whose output is not symmetric about zero (ReLU-like): He keeps the
-# variance of the activations from shrinking layer after layer.
-_HE_ACTIVATIONS = {"relu", "leaky_relu", "elu", "gelu", "silu", "softplus"}
+# variance of the activations from shrinking layer after layer. (leaky_relu is
+# one too, with a gain of its own: default_for's own case.)
+_HE_ACTIVATIONS = {"relu", "elu", "gelu", "silu", "softplus"}
 
 
 def get(identifier):
@@ -233,9 +280,14 @@ def get(identifier):
                     f"{type(identifier).__name__}")
 
 
-def default_for(activation_name):
-    """The default kernel initialiser for a layer with this activation: HeUniform
-    for ReLU-like activations, GlorotUniform otherwise (None means linear)."""
-    if activation_name in _HE_ACTIVATIONS:
+def default_for(activation):
+    """The default kernel initialiser for a layer with this activation (an
+    fm.activations object, a name, or None for linear): HeUniform for the
+    ReLU family (with the negative slope of a LeakyReLU), GlorotUniform
+    otherwise."""
+    activation = activations.get(activation)
+    if activation.name == "leaky_relu":
+        return HeUniform(a=activation.param)
+    if activation.name in _HE_ACTIVATIONS:
         return HeUniform()
     return GlorotUniform()

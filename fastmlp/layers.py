@@ -76,7 +76,7 @@ class Dense(_Weighted):
                  bias_initializer="zeros", l1=0.0, l2=0.0, max_norm=None):
         self.activation = activations.get(activation)
         if kernel_initializer is None:
-            kernel_initializer = init.default_for(self.activation.name)
+            kernel_initializer = init.default_for(self.activation)
         super().__init__(units, kernel_initializer, bias_initializer, l1, l2, max_norm)
 
     def spec(self):

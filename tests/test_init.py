@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import fastmlp as fm
 from fastmlp import init
 
 ALL = [init.Uniform(), init.Normal(), init.Zeros(), init.Constant(0.5),
@@ -112,9 +113,14 @@ def test_constant_and_zeros(rng):
 
 
 def test_default_arguments():
-    assert init.Uniform().get_config() == {"low": -0.05, "high": 0.05}
-    assert init.Normal().get_config() == {"mean": 0.0, "std": 0.05}
-    assert init.Constant().get_config() == {"value": 0.0}
+    # PyTorch's: uniform_(a=0, b=1), normal_(mean=0, std=1), xavier gain 1,
+    # kaiming_*(a=0, mode="fan_in", nonlinearity="leaky_relu")
+    assert init.Uniform().get_config() == {"a": 0.0, "b": 1.0}
+    assert init.Normal().get_config() == {"mean": 0.0, "std": 1.0}
+    assert init.Constant().get_config() == {"val": 0.0}
+    assert init.GlorotUniform().get_config() == {"gain": 1.0}
+    assert init.HeNormal().get_config() == {"a": 0.0, "mode": "fan_in",
+                                            "nonlinearity": "leaky_relu"}
 
 
 @pytest.mark.parametrize("initializer", ALL, ids=ids)
@@ -136,17 +142,22 @@ def test_equality():
 
 
 def test_repr():
-    assert repr(init.Uniform(-1, 2)) == "Uniform(low=-1.0, high=2.0)"
-    assert repr(init.HeUniform()) == "HeUniform()"
+    assert repr(init.Uniform(-1, 2)) == "Uniform(a=-1.0, b=2.0)"
+    assert repr(init.LecunNormal()) == "LecunNormal()"
+    assert repr(init.HeUniform()) == "HeUniform(a=0.0, mode='fan_in', nonlinearity='leaky_relu')"
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: init.Uniform(0.1, 0.1), "low must be less than high"),
-    (lambda: init.Uniform(0.5, -0.5), "low must be less than high"),
-    (lambda: init.Uniform(-np.inf, 0.0), "low must be finite"),
+    (lambda: init.Uniform(0.1, 0.1), "a must be less than b"),
+    (lambda: init.Uniform(0.5, -0.5), "a must be less than b"),
+    (lambda: init.Uniform(-np.inf, 0.0), "a must be finite"),
     (lambda: init.Normal(std=-0.1), "std must be >= 0"),
     (lambda: init.Normal(mean=np.nan), "mean must be finite"),
-    (lambda: init.Constant(np.inf), "value must be finite"),
+    (lambda: init.Constant(np.inf), "val must be finite"),
+    (lambda: init.GlorotNormal(gain=np.nan), "gain must be finite"),
+    (lambda: init.HeUniform(mode="fan_avg"), "mode must be 'fan_in' or 'fan_out'"),
+    (lambda: init.HeUniform(nonlinearity="cube"), "unknown nonlinearity 'cube'"),
+    (lambda: init.calculate_gain("leaky_relu", np.inf), "param must be finite"),
 ])
 def test_invalid_arguments(make, message):
     with pytest.raises(ValueError, match=message):
@@ -215,10 +226,53 @@ def test_default_for_relu_like(activation):
     assert type(init.default_for(activation)) is init.HeUniform
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax", "linear", None, "unknown"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax", "linear", None])
 def test_default_for_others(activation):
-    assert type(init.default_for(activation)) is init.GlorotUniform
+    assert init.default_for(activation) == init.GlorotUniform()
+
+
+def test_default_for_leaky_relu_uses_its_slope():
+    # PyTorch's advice for a leaky ReLU: kaiming with a = its negative slope.
+    assert init.default_for(fm.activations.LeakyReLU(0.2)) == init.HeUniform(a=0.2)
+    assert init.default_for("leaky_relu") == init.HeUniform(a=0.01)
+    layer = fm.Dense(4, activation=fm.activations.LeakyReLU(0.3))
+    assert layer.kernel_initializer == init.HeUniform(a=0.3)
+
+
+def test_default_for_an_unknown_activation():
+    with pytest.raises(ValueError, match="unknown activation 'cube'"):
+        init.default_for("cube")
 
 
 def test_default_for_returns_a_new_instance():
     assert init.default_for("relu") is not init.default_for("relu")
+
+
+@pytest.mark.parametrize("nonlinearity, param, gain", [
+    ("linear", None, 1.0), ("identity", None, 1.0), ("sigmoid", None, 1.0),
+    ("tanh", None, 5 / 3), ("relu", None, np.sqrt(2)), ("selu", None, 0.75),
+    ("leaky_relu", None, np.sqrt(2 / (1 + 0.01 ** 2))), ("leaky_relu", 0.2, np.sqrt(2 / 1.04)),
+    ("leaky_relu", 0, np.sqrt(2)),
+])
+def test_calculate_gain_is_pytorchs(nonlinearity, param, gain):
+    assert init.calculate_gain(nonlinearity, param) == pytest.approx(gain, rel=1e-15)
+
+
+def test_calculate_gain_wants_a_name():
+    with pytest.raises(TypeError, match="nonlinearity must be a name"):
+        init.calculate_gain(None)
+
+
+@pytest.mark.parametrize("make, variance", [
+    (lambda: init.GlorotNormal(gain=2.0), 4 * 2 / (FAN_IN + FAN_OUT)),
+    (lambda: init.GlorotUniform(gain=0.5), 0.25 * 2 / (FAN_IN + FAN_OUT)),
+    (lambda: init.HeNormal(mode="fan_out"), 2 / FAN_OUT),
+    (lambda: init.HeUniform(a=0.5), 2 / (1.25 * FAN_IN)),
+    (lambda: init.HeUniform(nonlinearity="tanh"), (5 / 3) ** 2 / FAN_IN),
+    (lambda: init.HeNormal(mode="fan_out", nonlinearity="linear"), 1 / FAN_OUT),
+], ids=["glorot_normal_gain", "glorot_uniform_gain", "he_fan_out", "he_slope", "he_tanh",
+        "he_linear_fan_out"])
+def test_gain_and_mode_set_the_variance(make, variance, rng):
+    w = make()((FAN_IN, FAN_OUT), rng, np.float64)
+    assert w.var() == pytest.approx(variance, rel=0.02)
+    assert w.mean() == pytest.approx(0, abs=0.01 * np.sqrt(variance))

@@ -261,7 +261,8 @@ def test_file_layout(tmp_path):
     assert header["model"]["layers"][0] == {
         "class": "Dense", "config": {
             "units": 8, "activation": {"class": "LeakyReLU", "config": {"negative_slope": 0.2}},
-            "kernel_initializer": {"class": "HeUniform", "config": {}},
+            "kernel_initializer": {"class": "HeUniform", "config": {
+                "a": 0.2, "mode": "fan_in", "nonlinearity": "leaky_relu"}},
             "bias_initializer": {"class": "Zeros", "config": {}},
             "l1": 0.0, "l2": 1e-3, "max_norm": None}}
     assert header["compile"]["optimizer"]["class"] == "Adam"
