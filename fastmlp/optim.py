@@ -98,8 +98,13 @@ class Optimizer:
         return {"kind": self.kind, **self.get_config()}
 
     def state_count(self):
-        """How many state arrays each parameter needs."""
+        """How many state arrays each parameter needs (the C core's count)."""
         return _core.optimizer_state_count(self.config())
+
+    def state_names(self):
+        """PyTorch's names of the state arrays each parameter needs, in order:
+        what the current settings make the update read."""
+        raise NotImplementedError
 
     def init_state(self, param):
         """The state arrays of parameter `param` before the first step: zeros
@@ -153,6 +158,9 @@ class SGD(Optimizer):
         if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening == 0")
 
+    def state_names(self):
+        return ("momentum_buffer",) if self.momentum != 0 else ()
+
 
 class Adagrad(Optimizer):
     """Adagrad, as torch.optim.Adagrad."""
@@ -175,6 +183,9 @@ class Adagrad(Optimizer):
         """[sum], filled with initial_accumulator_value."""
         return [_aligned.full(param.shape, param.dtype, self.initial_accumulator_value)]
 
+    def state_names(self):
+        return ("sum",)
+
 
 class RMSprop(Optimizer):
     """RMSprop, optionally centered and with momentum, as torch.optim.RMSprop."""
@@ -188,6 +199,10 @@ class RMSprop(Optimizer):
         super().__init__(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                          momentum=momentum, centered=centered)
 
+    def state_names(self):
+        return (("square_avg",) + (("momentum_buffer",) if self.momentum > 0 else ())
+                + (("grad_avg",) if self.centered else ()))
+
 
 class Adadelta(Optimizer):
     """Adadelta, as torch.optim.Adadelta."""
@@ -198,6 +213,9 @@ class Adadelta(Optimizer):
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
         super().__init__(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+
+    def state_names(self):
+        return ("square_avg", "acc_delta")
 
 
 class Adam(Optimizer):
@@ -215,6 +233,9 @@ class Adam(Optimizer):
         config = super().config()
         config["beta1"], config["beta2"] = config.pop("betas")
         return config
+
+    def state_names(self):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
 
 class AdamW(Adam):

@@ -269,6 +269,16 @@ def test_step_rejects_mismatched_lists_and_non_contiguous_params(rng):
         opt.step([p.T], [g.T], [[]], 1)
 
 
+def test_state_names_follow_the_settings_that_need_them():
+    assert optim.SGD().state_names() == ()
+    assert optim.SGD(momentum=0.9).state_names() == ("momentum_buffer",)
+    # centered and momentum together: the C update's order (see the module docstring)
+    assert optim.RMSprop(momentum=0.5, centered=True).state_names() == (
+        "square_avg", "momentum_buffer", "grad_avg")
+    assert optim.RMSprop(centered=True).state_names() == ("square_avg", "grad_avg")
+    assert optim.Adam(amsgrad=True).state_names() == ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+
 def test_empty_parameter():
     p = np.empty(0, np.float32)
     _core.optimizer_step(optim.Adam().config(), 1, p, p.copy(), [p.copy(), p.copy()])
@@ -285,6 +295,7 @@ def test_empty_parameter():
 ], ids=repr)
 def test_state_count(opt, count):
     assert opt.state_count() == count
+    assert len(opt.state_names()) == count  # the Python names describe the C layout
     states = opt.init_state(np.ones((3, 2), np.float32))
     assert len(states) == count
     assert all(s.shape == (3, 2) and s.dtype == np.float32 and s.flags.c_contiguous
