@@ -7,7 +7,7 @@ import os as _os
 
 from fastmlp import _core
 
-_core.set_isa(_os.environ.get("FASTMLP_ISA") or _core.best_isa())
+_core.set_isa((_os.environ.get("FASTMLP_ISA") or _core.best_isa()).lower())
 
 from fastmlp import activations, callbacks, init, losses, optim, schedules  # noqa: E402
 from fastmlp._config import config  # noqa: E402

@@ -5,15 +5,28 @@ import math
 import numbers
 import operator
 
+import numpy as np
+
+from fastmlp import _core
+
 
 def finite(name, value):
     """`value` as a float; TypeError unless a real number, ValueError unless finite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf if value > 0 else -math.inf
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+def finite_array(x, name):
+    """Raise ValueError when the float32/float64 array x holds NaN or infinity."""
+    if not _core.all_finite(np.ascontiguousarray(x)):
+        raise ValueError(f"{name} contains NaN or infinity")
 
 
 def count(name, value, minimum):

@@ -5,10 +5,8 @@ objects here only name one and carry its parameter. PyTorch's definitions and
 defaults: LeakyReLU(negative_slope=0.01), ELU(alpha=1.0), Softplus linear above
 20, GELU in its exact erf form.
 """
-import math
-
 from fastmlp import _core
-from fastmlp._checks import lookup
+from fastmlp._checks import finite, lookup
 
 
 class Activation:
@@ -52,11 +50,7 @@ class _Parametrised(Activation):
 
     def __init__(self, value):
         super().__init__()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{self._param_name} must be a number, not {type(value).__name__}")
-        if not math.isfinite(value):
-            raise ValueError(f"{self._param_name} must be finite, got {value}")
-        self.param = float(value)
+        self.param = finite(self._param_name, value)
 
     def get_config(self):
         return {self._param_name: self.param}

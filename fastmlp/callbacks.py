@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from fastmlp import schedules
-from fastmlp.schedules import _finite, _int_at_least
+from fastmlp.schedules import _finite, _int_at_least, _learning_rate
 
 __all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau",
            "LearningRateScheduler", "LambdaCallback", "ModelCheckpoint", "CallbackList"]
@@ -213,9 +213,7 @@ class ReduceLROnPlateau(_MonitorCallback):
             raise ValueError(f"factor must be in (0, 1), got {factor}")
         self.patience = _int_at_least("patience", patience, 0)
         self.cooldown = _int_at_least("cooldown", cooldown, 0)
-        self.min_lr = _finite("min_lr", min_lr)
-        if self.min_lr < 0:
-            raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+        self.min_lr = _learning_rate("min_lr", min_lr)
         self.verbose = _int_at_least("verbose", verbose, 0)
         self._reset()
 
@@ -263,7 +261,7 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule, base_lr=None):
         self.schedule = schedules.get(schedule)
-        self._given_base_lr = None if base_lr is None else _finite("base_lr", base_lr)
+        self._given_base_lr = None if base_lr is None else _learning_rate("base_lr", base_lr)
         self.base_lr = self._given_base_lr
 
     def on_train_begin(self, logs=None):
@@ -369,16 +367,21 @@ class LambdaCallback(Callback):
 
 
 class CallbackList:
-    """The callbacks of one ``fit``, called in the order given; each gets
-    ``set_model(model)`` here."""
+    """The callbacks of one ``fit``, called in the order given (after
+    `history`, when one is given); each gets ``set_model(model)`` here."""
 
-    def __init__(self, callbacks, model):
+    def __init__(self, callbacks, model, history=None):
         if callbacks is None:
             callbacks = []
         elif isinstance(callbacks, Callback):
             raise TypeError("callbacks must be a list of Callback objects, got a single "
                             f"{type(callbacks).__name__}; wrap it in a list")
-        self.callbacks = list(callbacks)
+        try:
+            callbacks = list(callbacks)
+        except TypeError:
+            raise TypeError("callbacks must be a list of Callback objects, got "
+                            f"{type(callbacks).__name__}") from None
+        self.callbacks = ([history] if history is not None else []) + callbacks
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError("callbacks must be fastmlp.callbacks.Callback objects, got "

@@ -2,8 +2,9 @@
 
 
 class DivergenceError(FloatingPointError):
-    """A fit produced a non-finite loss or gradient. The model keeps the last
-    finite weights; `epoch` and `batch` say where it happened."""
+    """A fit produced a non-finite loss, gradient or weight. The model is back
+    at its state from the start of that epoch; `epoch` and `batch` say where
+    it happened."""
 
     def __init__(self, message, epoch, batch):
         super().__init__(message)

@@ -4,7 +4,7 @@ import copy
 import numpy as np
 
 from fastmlp import optim
-from fastmlp._checks import finite as _finite
+from fastmlp._checks import count as _count, finite as _finite
 from fastmlp.model import Sequential
 
 
@@ -18,6 +18,8 @@ def check_gradients(model, X, y, sample_weight=None, eps=1e-6, max_checks=None, 
     eps = _finite("eps", eps)
     if eps <= 0:
         raise ValueError(f"eps must be > 0, got {eps}")
+    if max_checks is not None:
+        max_checks = _count("max_checks", max_checks, 1)
     model._require_compiled()
     model._require_built()
     clone = Sequential(copy.deepcopy(model.layers), input_dim=model.input_dim,

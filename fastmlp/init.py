@@ -8,7 +8,7 @@ matrix, stored (in, out), or ``(fan_out,)`` for a bias.
 Values are drawn in float64 and then cast, so one seed gives the same weights,
 up to rounding, in float32 and in float64.
 
-Names accepted by :func:`get`::
+Names accepted by :func:`get`, in any case::
 
     uniform, normal, zeros, constant,
     lecun_normal, lecun_uniform,
@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 from fastmlp import activations
-from fastmlp._checks import finite as _finite
+from fastmlp._checks import finite as _finite, lookup
 
 __all__ = [
     "Initializer", "Uniform", "Normal", "Zeros", "Constant",
@@ -67,7 +67,16 @@ class Initializer:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"dtype must be a floating-point type, got {dtype}")
-        return self.sample(shape, rng).astype(dtype, copy=False)
+        # Arguments checked finite can still give inf: in float32 (Constant(1e39)),
+        # or past the float64 range (Normal(std=1e308), GlorotUniform(gain=1e308)).
+        try:
+            with np.errstate(over="ignore"):  # an overflow is the error raised below
+                values = self.sample(shape, rng).astype(dtype, copy=False)
+        except OverflowError:  # numpy's, for an infinite range
+            values = None
+        if values is None or not np.isfinite(values).all():
+            raise ValueError(f"{self!r} gives values that are not finite in {dtype}")
+        return values
 
     def sample(self, shape, rng):
         raise NotImplementedError
@@ -95,6 +104,8 @@ class Uniform(Initializer):
         self.b = _finite("b", b)
         if not self.a < self.b:
             raise ValueError(f"a must be less than b, got a={a}, b={b}")
+        if not math.isfinite(self.b - self.a):
+            raise ValueError(f"b - a must be a finite float64, got a={a}, b={b}")
 
     def sample(self, shape, rng):
         return rng.uniform(self.a, self.b, shape)
@@ -153,7 +164,7 @@ def calculate_gain(nonlinearity, param=None):
         raise TypeError(f"nonlinearity must be a name, got {type(nonlinearity).__name__}")
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else _finite("param", param)
-        return math.sqrt(2.0 / (1.0 + slope ** 2))
+        return math.sqrt(2.0) / math.hypot(1.0, slope)  # hypot: no overflow
     if nonlinearity not in _GAINS:
         raise ValueError(f"unknown nonlinearity {nonlinearity!r}; expected one of "
                          f"{', '.join(sorted([*_GAINS, 'leaky_relu']))}")
@@ -172,11 +183,11 @@ class _VarianceScaling(Initializer):
         fan_in, fan_out = fans(shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         # A zero fan comes only with an empty shape, whose variance does not matter.
-        var = self.gain ** 2 / max(fan, 1)
+        std = self.gain / math.sqrt(max(fan, 1))  # gain**2 could overflow
         if self.uniform:
-            limit = math.sqrt(3.0 * var)
+            limit = math.sqrt(3.0) * std
             return rng.uniform(-limit, limit, shape)
-        return rng.normal(0.0, math.sqrt(var), shape)
+        return rng.normal(0.0, std, shape)
 
 
 class _Lecun(_VarianceScaling):
@@ -250,13 +261,11 @@ _BY_NAME = {
     "lecun_uniform": LecunUniform,
     "glorot_normal": GlorotNormal,
     "glorot_uniform": GlorotUniform,
-    "xavier_normal": GlorotNormal,
-    "xavier_uniform": GlorotUniform,
     "he_normal": HeNormal,
     "he_uniform": HeUniform,
-    "kaiming_normal": HeNormal,
-    "kaiming_uniform": HeUniform,
 }
+_ALIASES = {"xavier_normal": "glorot_normal", "xavier_uniform": "glorot_uniform",
+            "kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform"}
 
 # Activations whose output is not symmetric about zero (ReLU-like): He keeps the
 # variance of the activations from shrinking layer after layer. (leaky_relu is
@@ -265,19 +274,10 @@ _HE_ACTIVATIONS = {"relu", "elu", "gelu", "silu", "softplus"}
 
 
 def get(identifier):
-    """An Initializer from an instance (returned as is) or a name (its defaults)."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return _BY_NAME[identifier]()
-        except KeyError:
-            raise ValueError(f"unknown initialiser {identifier!r}; valid names: "
-                             f"{', '.join(sorted(_BY_NAME))}") from None
+    """An Initializer from an instance (returned as is) or a name, any case (its defaults)."""
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         raise TypeError(f"pass an instance, {identifier.__name__}(), not the class")
-    raise TypeError("initialiser must be an Initializer or a name, got "
-                    f"{type(identifier).__name__}")
+    return lookup(identifier, Initializer, _BY_NAME, _ALIASES, "initialiser", "init")
 
 
 def default_for(activation):

@@ -19,6 +19,7 @@ before it is used, and the checksum is verified before the header is parsed,
 so a damaged or foreign file raises ModelFileError, never anything worse.
 """
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -30,6 +31,7 @@ import struct
 import numpy as np
 
 from fastmlp import activations, init, losses, optim
+from fastmlp._checks import finite_array as _check_finite
 from fastmlp.errors import ModelFileError
 from fastmlp.layers import Dense, Dropout, Maxout, _Weighted
 
@@ -62,21 +64,33 @@ _BAD_VALUE = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overf
 
 def save(model, path):
     """Write `model` to `path` atomically: a crash or error midway leaves the
-    file that was there before (if any) unchanged."""
+    file that was there before (if any) unchanged. Saving through a symbolic
+    link replaces the file it points to, as writing to it would."""
+    path = _fspath(path)
     header, arrays = _describe(model)
-    path = os.fspath(path)
-    fd, tmp = _create_temporary(path)
+    # The new file is renamed over the old one: over the link's target, not the link.
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops where links loop
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+    fd, tmp = _create_temporary(target)
     try:
         with os.fdopen(fd, "wb") as f:
             _write(f, header, arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_directory(os.path.dirname(tmp))
+
+
+def _fspath(path):
+    """`path` (a str, bytes or os.PathLike) as a str. A file descriptor, which
+    open() would also take, is refused: save renames a new file into place,
+    and load must not close the caller's descriptor."""
+    return os.fsdecode(os.fspath(path))
 
 
 def _create_temporary(path):
@@ -105,12 +119,8 @@ def _describe(model):
     """The header (without its array table's offsets) and the arrays to write."""
     from fastmlp import __version__
 
+    model._check_optimizer_state()  # a file would pair the state with the new settings
     state = model._optimizer_state
-    if state is not None and any(len(states) != model.optimizer.state_count()
-                                 for layer, pair in zip(model.layers, state) if layer.weights
-                                 for states in pair):
-        raise ValueError("the optimizer state does not fit the optimizer (a setting such as "
-                         "momentum or amsgrad changed after training began); compile again")
     named = [(f"layers.{i}.{p}", w) for i, layer in enumerate(model.layers)
              for p, w in zip("Wb", layer.weights)]
     if state is not None:
@@ -129,7 +139,10 @@ def _describe(model):
         "training": {"step": model._step, "optimizer_state": state is not None},
     }
     dtype = np.dtype(_MODEL_DTYPES[model.dtype.name])
-    return header, [(name, np.ascontiguousarray(a, dtype=dtype)) for name, a in named]
+    arrays = [(name, np.ascontiguousarray(a, dtype=dtype)) for name, a in named]
+    for name, a in arrays:  # load refuses them, so a file holding them could not be read
+        _check_finite(a, f"cannot save the model: {name}")
+    return header, arrays
 
 
 def _object(obj, table):
@@ -183,9 +196,11 @@ def load(path):
 
     Raises FileNotFoundError (or another OSError) when the path cannot be
     opened, and ModelFileError for anything else that is not an intact model
-    file: a directory, a truncated or damaged file, another format, a newer
-    format version.
+    file: a directory, a FIFO or anything else not a regular file, a truncated
+    or damaged file, another format, a newer format version. `path` is a str,
+    bytes or os.PathLike; a file descriptor is refused with TypeError.
     """
+    path = _fspath(path)
     try:
         header, data = _read(path)
         try:
@@ -196,20 +211,19 @@ def load(path):
             raise ModelFileError(f"bad value in the header: {type(e).__name__}: {e}") from e
     except ModelFileError as e:
         # Name the file; chain to the constructor's error, if any, not to ours.
-        raise ModelFileError(f"{os.fspath(path)}: {e}") from e.__cause__
+        raise ModelFileError(f"{path}: {e}") from e.__cause__
 
 
 def _read(path):
     """The parsed header and the data bytes (a memoryview), after checking
     the framing and the checksum."""
-    try:
-        f = open(path, "rb")
-    except IsADirectoryError:
-        raise ModelFileError("is a directory, not a model file") from None
-    with f:
+    # Look before opening: opening a FIFO blocks until a writer comes, and
+    # opening a device can act (a tape rewinds).
+    _check_regular(os.stat(path))
+    # The path may have changed since: open without blocking and look again.
+    with open(path, "rb", opener=_open_nonblocking) as f:
         info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelFileError("not a regular file")
+        _check_regular(info)
         size = info.st_size
         if size == 0:
             raise ModelFileError("the file is empty")
@@ -241,6 +255,18 @@ def _read(path):
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ModelFileError(f"the header is not valid JSON: {e}") from None
     return header, body[header_size:]
+
+
+def _check_regular(info):
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelFileError("is a directory, not a model file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelFileError("not a regular file")
+
+
+def _open_nonblocking(path, flags):
+    # O_NONBLOCK changes nothing for a regular file (POSIX; Windows has no FIFOs).
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _reject_constant(name):
@@ -291,12 +317,9 @@ def _rebuild(header, data):
     _checked("weights", model.set_weights, [arrays[name] for name, _ in expected
                                             if ".state." not in name])
     if has_state:
-        # The structure Sequential._native creates: per layer [W states, b states],
-        # or [[], []] for a layer without parameters.
-        model._optimizer_state = [
-            [_filled(model.optimizer.init_state(w), arrays, f"layers.{i}.{p}")
-             for p, w in zip("Wb", layer.weights)] or [[], []]
-            for i, layer in enumerate(model.layers)]
+        for i, pair in enumerate(model._new_optimizer_state()):
+            for p, states in zip("Wb", pair):
+                _fill(states, arrays, f"layers.{i}.{p}")
         model._step = step
     return model
 
@@ -414,7 +437,10 @@ def _match(entries, expected):
         raise ModelFileError(f"unexpected array {next(iter(found))!r}")
 
 
-def _filled(states, arrays, name):
+def _fill(states, arrays, name):
+    """Copy the arrays `name`.state.0, .1, ... into `states`."""
     for k, state in enumerate(states):
-        state[...] = arrays[f"{name}.state.{k}"]
-    return states
+        key = f"{name}.state.{k}"
+        # set_weights checks the weights; nothing else checks the state.
+        _checked("optimizer state", _check_finite, arrays[key], key)
+        state[...] = arrays[key]

@@ -4,6 +4,10 @@ A layer validates its settings, creates its parameters when the model is
 built, and describes itself to the C network (`spec`). The computation is in
 csrc/nn.
 """
+import weakref
+
+import numpy as np
+
 from fastmlp import _aligned, activations, init
 from fastmlp._checks import count, in_range
 
@@ -13,6 +17,22 @@ class Layer:
 
     kind = ""
     weights = ()  # the parameter arrays once built: [W, b] or ()
+    _model = None  # a weak reference to the model that holds the layer
+
+    def attach(self, model):
+        """Record that `model` holds this layer. A layer belongs to one model:
+        building another would replace the parameters the first one uses."""
+        owner = self._model() if self._model is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(f"this {type(self).__name__} layer already belongs to another model;"
+                             " give each model layers of its own (copy.deepcopy(layer) makes one)")
+        self._model = weakref.ref(model)
+
+    def __getstate__(self):
+        # A copy or an unpickled layer belongs to no model until one takes it.
+        state = self.__dict__.copy()
+        state.pop("_model", None)
+        return state
 
     def build(self, input_dim, dtype, rng):
         """Create the parameters for `input_dim` inputs; returns the output width."""
@@ -78,6 +98,12 @@ class Dense(_Weighted):
         if kernel_initializer is None:
             kernel_initializer = init.default_for(self.activation)
         super().__init__(units, kernel_initializer, bias_initializer, l1, l2, max_norm)
+
+    def build(self, input_dim, dtype, rng):
+        # The kernels take the activation's parameter in the model's dtype.
+        if abs(self.activation.param) > np.finfo(dtype).max:
+            raise ValueError(f"{self.activation!r} is beyond the range of {np.dtype(dtype)}")
+        return super().build(input_dim, dtype, rng)
 
     def spec(self):
         return dict(super().spec(), act=self.activation.name, act_param=self.activation.param)

@@ -5,12 +5,10 @@ PyTorch's definitions, reduced as a mean over every element of a batch
 csrc/nn/losses_impl.h; each object here names one, says which output unit it
 needs, and turns user targets into the (rows, outputs) matrix the kernels read.
 """
-import math
-
 import numpy as np
 
 from fastmlp import _core
-from fastmlp._checks import lookup
+from fastmlp._checks import in_range, lookup
 
 
 class Loss:
@@ -71,11 +69,7 @@ class Huber(Loss):
     name = "huber"
 
     def __init__(self, delta=1.0):
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)):
-            raise TypeError(f"delta must be a number, not {type(delta).__name__}")
-        if not (math.isfinite(delta) and delta > 0):
-            raise ValueError(f"delta must be a finite number > 0, got {delta}")
-        self.delta = float(delta)
+        self.delta = in_range("delta", delta, low_open=True)
 
     def get_config(self):
         return {"delta": self.delta}
@@ -87,22 +81,48 @@ class _SoftmaxLoss(Loss):
 
     def targets(self, y, outputs, dtype):
         """Integer class labels (rows,) become one-hot; a (rows, outputs)
-        matrix of probabilities (one-hot included) is taken as it is."""
+        matrix of class probabilities (one-hot included) is taken as it is."""
         t = np.asarray(y)
         if t.ndim == 1:
-            if t.dtype.kind not in "biuf" or (t.dtype.kind == "f" and not np.all(t == np.round(t))):
-                raise TypeError(f"class labels must be integers, got {t.dtype} values")
-            labels = t.astype(np.int64)
-            if labels.size and (labels.min() < 0 or labels.max() >= outputs):
-                raise ValueError(f"class labels must be in [0, {outputs}) for {outputs} "
-                                 f"outputs; got labels from {labels.min()} to {labels.max()}")
-            onehot = np.zeros((len(labels), outputs), dtype=dtype)
-            onehot[np.arange(len(labels)), labels] = 1
-            return onehot
+            return _one_hot(t, outputs, dtype)
         t = super().targets(t, outputs, dtype)
-        if (t < 0).any():
-            raise ValueError("target probabilities must be >= 0")
+        _check_probabilities(t)
         return t
+
+
+def _one_hot(labels, outputs, dtype):
+    """(rows, outputs) one-hot rows of `dtype` from class labels in [0, outputs)."""
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"class labels must be integers, got {labels.dtype} values")
+    if labels.dtype.kind == "f":
+        fractional = np.flatnonzero(labels != np.round(labels))  # NaN included
+        if fractional.size:
+            row = fractional[0]
+            raise TypeError(f"class labels must be integers, got {labels[row]} at row {row}")
+    # Checked before the cast to int64, which would turn inf, 1e30 or a uint64
+    # beyond 2**63 into other numbers.
+    if labels.size and (labels.min() < 0 or labels.max() >= outputs):
+        raise ValueError(f"class labels must be in [0, {outputs}) for {outputs} "
+                         f"outputs; got labels from {labels.min()} to {labels.max()}")
+    onehot = np.zeros((len(labels), outputs), dtype=dtype)
+    onehot[np.arange(len(labels)), labels.astype(np.int64)] = 1
+    return onehot
+
+
+def _check_probabilities(t):
+    """ValueError unless every row of t is >= 0 and not all zeros. Rows need not
+    sum to 1, as in PyTorch (the gradient is p * sum(t) - t), but an all-zero
+    row has no class at all: its loss and gradient are 0, so it would
+    silently train nothing."""
+    negative = np.flatnonzero((t < 0).any(axis=1))
+    if negative.size:
+        row = negative[0]
+        raise ValueError(f"target probabilities must be >= 0; row {row} has {t[row].min():g}")
+    empty = np.flatnonzero(~t.any(axis=1))
+    if empty.size:
+        raise ValueError(f"target row {empty[0]} is all zeros ({empty.size} of {len(t)} rows "
+                         "are): a row needs a class probability > 0; pass class labels "
+                         "(rows,) or probability rows")
 
 
 class CrossEntropy(_SoftmaxLoss):

@@ -14,7 +14,7 @@ import numpy as np
 from fastmlp import _aligned, _core, callbacks as callbacks_module, losses, optim
 from fastmlp._progress import ProgressLine
 from fastmlp.errors import DivergenceError
-from fastmlp._checks import count as _count
+from fastmlp._checks import count as _count, finite_array as _check_finite
 from fastmlp.layers import Layer
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -57,10 +57,28 @@ def _with_threads(threads, fn, *args):
     return fn(*args)
 
 
-def _check_finite(x, name):
-    """Raise when the float32/float64 array x holds NaN or infinity."""
-    if not _core.all_finite(np.ascontiguousarray(x)):
-        raise ValueError(f"{name} contains NaN or infinity")
+def _epoch(name, value):
+    """An epoch count or number: the C loop counts epochs in a C long."""
+    value = _count(name, value, 0)
+    if value >= 2**31:
+        raise ValueError(f"{name} must be < 2**31, got {value}")
+    return value
+
+
+class _Snapshot:
+    """Copies of some arrays, taken and restored in place."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+        self.copies = [a.copy() for a in arrays]
+
+    def take(self):
+        for a, copy in zip(self.arrays, self.copies):
+            np.copyto(copy, a)
+
+    def restore(self):
+        for a, copy in zip(self.arrays, self.copies):
+            np.copyto(a, copy)
 
 
 class Sequential:
@@ -73,10 +91,11 @@ class Sequential:
     """
 
     def __init__(self, layers=None, input_dim=None, dtype="float32", seed=None):
+        self._fitting = threading.Lock()  # held by the fit in progress
         self.layers = []
         for layer in layers or []:
             self.add(layer)
-        self.dtype = _float_dtype(dtype)
+        self._dtype = _float_dtype(dtype)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
         self.seed = _count("seed", seed, 0)
@@ -89,9 +108,14 @@ class Sequential:
         self.history = None
         self._reset_training_state()
         if input_dim is not None:
-            self.build(_count("input_dim", input_dim, 1))
+            self._build(_count("input_dim", input_dim, 1))
 
     # ---- structure ---------------------------------------------------------
+
+    @property
+    def dtype(self):
+        """The parameters' and the computation's dtype, fixed when the model is made."""
+        return self._dtype
 
     def add(self, layer):
         if not isinstance(layer, Layer):
@@ -99,10 +123,18 @@ class Sequential:
                             f"not {type(layer).__name__}")
         if getattr(self, "input_dim", None) is not None:
             raise ValueError("the model is built; add layers before its first use")
+        if any(layer is mine for mine in self.layers):
+            raise ValueError(f"this {type(layer).__name__} layer is in the model already; "
+                             "each position needs a layer of its own")
+        layer.attach(self)
         self.layers.append(layer)
 
     def build(self, input_dim):
         """Create every layer's parameters for `input_dim` input features."""
+        self._require_idle("build")
+        self._build(_count("input_dim", input_dim, 1))
+
+    def _build(self, input_dim):
         if not self.layers:
             raise ValueError("the model has no layers")
         rng = np.random.default_rng(self.seed)
@@ -123,11 +155,14 @@ class Sequential:
 
     @property
     def output_dim(self):
+        if not self.layers:
+            raise ValueError("the model has no layers")
         return self.layers[-1].units
 
     def _reset_training_state(self):
         self._net = self._inference_net = None
         self._optimizer_state = None
+        self._optimizer_state_names = None  # the optimizer's state_names() when it was made
         self._gradients = None  # the C network writes each batch's gradients here
         self._step = 0
 
@@ -181,35 +216,43 @@ class Sequential:
 
     def compile(self, loss, optimizer="adam", metrics=None):
         """Choose the loss, the optimizer (an fm.optim object or a name) and
-        metrics (["accuracy"] or none)."""
-        self.loss = losses.get(loss)
-        self.optimizer = optim.get(optimizer)
-        self.metrics = []
+        metrics (["accuracy"] or none). Nothing changes unless all are valid."""
+        self._require_idle("compile")
+        loss = losses.get(loss)
+        optimizer = optim.get(optimizer)
         if isinstance(metrics, str):
             metrics = [metrics]
+        chosen = []
         for metric in metrics or []:
             if metric not in ("accuracy", "acc"):
                 raise ValueError(f"unknown metric {metric!r}; expected 'accuracy'")
-            self.metrics.append("accuracy")
+            chosen.append("accuracy")
         if not self.layers:
             raise ValueError("the model has no layers")
         last = self.layers[-1]
         if not last.weights and last.kind == "dropout":
             raise ValueError("the last layer must be Dense or Maxout, not Dropout")
         out_act = getattr(getattr(last, "activation", None), "name", None)
-        if self.loss.output and out_act != self.loss.output:
-            raise ValueError(f"loss {self.loss.name!r} needs a Dense output layer with "
-                             f"activation={self.loss.output!r}, got {out_act!r}")
-        if "accuracy" in self.metrics and self._accuracy_kind() is None:
-            raise ValueError(f"accuracy is not defined for loss {self.loss.name!r} with a "
+        if loss.output and out_act != loss.output:
+            raise ValueError(f"loss {loss.name!r} needs a Dense output layer with "
+                             f"activation={loss.output!r}, got {out_act!r}")
+        if out_act == "softmax" and last.units == 1:
+            raise ValueError("a softmax over one output is always 1; for two classes use one "
+                             "sigmoid output and binary_cross_entropy, or two softmax outputs")
+        if "accuracy" in chosen and self._accuracy_kind(loss) is None:
+            raise ValueError(f"accuracy is not defined for loss {loss.name!r} with a "
                              f"{out_act} output")
+        self.loss, self.optimizer, self.metrics = loss, optimizer, chosen
         self._reset_training_state()
 
-    def _accuracy_kind(self):
+    def _accuracy_kind(self, loss=None):
+        """How accuracy counts hits with this output layer and `loss` (the
+        model's own by default); None where it is not defined."""
+        loss = loss or self.loss
         out_act = getattr(self.layers[-1], "activation", None)
         if out_act is not None and out_act.name in ("softmax", "sigmoid"):
             return "argmax" if out_act.name == "softmax" else "sigmoid"
-        return self.loss.accuracy if self.loss is not None else None
+        return loss.accuracy if loss is not None else None
 
     # ---- the C network -----------------------------------------------------
 
@@ -233,15 +276,8 @@ class Sequential:
         """The C network over this model's arrays (cached)."""
         if training:
             if self._optimizer_state is None:
-                self._optimizer_state = [[self.optimizer.init_state(w) for w in layer.weights]
-                                         or [[], []] for layer in self.layers]
-            elif any(len(state) != self.optimizer.state_count()
-                     for layer, pair in zip(self.layers, self._optimizer_state) if layer.weights
-                     for state in pair):
-                # The C update would read state arrays that were never made.
-                raise ValueError("the optimizer keeps different state since a setting changed "
-                                 "(momentum, amsgrad, centered) after training began; "
-                                 "compile again")
+                self._new_optimizer_state()
+            self._check_optimizer_state()
             if self._net is None:
                 self._net = _core.NativeNet(self._specs(True), self.loss.name, self.loss.delta,
                                             self._accuracy_kind(), self.dtype, self.seed)
@@ -252,6 +288,29 @@ class Sequential:
                 self._specs(False), loss.name, loss.delta,
                 self._accuracy_kind() if self.loss else None, self.dtype, self.seed)
         return self._inference_net
+
+    def _new_optimizer_state(self):
+        """The optimizer's state for every parameter, as init_state makes it:
+        per layer [W's states, b's states], [[], []] for a layer without any."""
+        self._optimizer_state = [[self.optimizer.init_state(w) for w in layer.weights]
+                                 or [[], []] for layer in self.layers]
+        self._optimizer_state_names = self.optimizer.state_names()
+        return self._optimizer_state
+
+    def _check_optimizer_state(self):
+        """Raise unless the optimizer still reads the state arrays it has: a
+        setting such as momentum, amsgrad or centered changes what it reads,
+        and the C update would use arrays that were never made."""
+        if (self._optimizer_state is not None
+                and self.optimizer.state_names() != self._optimizer_state_names):
+            raise ValueError("the optimizer needs other state arrays since a setting changed "
+                             "(momentum, amsgrad, centered) after training began; compile "
+                             "again to start the optimizer afresh")
+
+    def _require_idle(self, what):
+        if self._fitting.locked():
+            raise RuntimeError(f"{what}() while fit() runs on this model (in a callback, or "
+                               "another thread); wait for fit to return")
 
     # ---- data --------------------------------------------------------------
 
@@ -271,7 +330,7 @@ class Sequential:
         if arr.shape[1] == 0:
             raise ValueError(f"{name} has no features (shape {arr.shape})")
         if not self.built:
-            self.build(arr.shape[1])
+            self._build(arr.shape[1])
         if arr.shape[1] != self.input_dim:
             raise ValueError(f"{name} has {arr.shape[1]} features; the model takes "
                              f"{self.input_dim}")
@@ -280,6 +339,9 @@ class Sequential:
         return arr
 
     def _targets(self, y, rows, name="y"):
+        if y is None or np.ndim(y) == 0:
+            raise TypeError(f"{name} must hold one target (or row of targets) per sample, "
+                            f"got {y!r}")
         t = self.loss.targets(y, self.output_dim, self.dtype)
         if len(t) != rows:
             raise ValueError(f"{name} has {len(t)} rows but X has {rows}")
@@ -317,12 +379,26 @@ class Sequential:
         validation_split: the last fraction of X, y (before shuffling) is held
         out and evaluated after each epoch; validation_data: (X, y) or
         (X, y, sample_weight) instead. Raises DivergenceError when a loss or
-        gradient stops being finite, keeping the last finite weights.
+        gradient stops being finite; the model then keeps the weights and
+        optimizer state it had at the start of that epoch.
         """
         self._require_compiled()
-        epochs = _count("epochs", epochs, 0)
+        if not self._fitting.acquire(blocking=False):
+            raise RuntimeError("fit() is already running on this model (fit called from a "
+                               "callback, or from another thread)")
+        try:
+            return self._fit(X, y, epochs, batch_size, shuffle, validation_split,
+                             validation_data, sample_weight, callbacks, verbose, initial_epoch)
+        finally:
+            self._fitting.release()
+
+    def _fit(self, X, y, epochs, batch_size, shuffle, validation_split, validation_data,
+             sample_weight, callbacks, verbose, initial_epoch):
+        epochs = _epoch("epochs", epochs)
         batch_size = _count("batch_size", batch_size, 1)
-        initial_epoch = _count("initial_epoch", initial_epoch, 0)
+        initial_epoch = _epoch("initial_epoch", initial_epoch)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         X = self._inputs(X)
         T = self._targets(y, len(X))
         W = self._row_weights(sample_weight, len(X))
@@ -335,8 +411,12 @@ class Sequential:
         batch_size = min(batch_size, len(X))
 
         history = callbacks_module.History()
-        cbs = callbacks_module.CallbackList([history, *(callbacks or [])], self)
+        cbs = callbacks_module.CallbackList(callbacks, self, history=history)
         net = self._native(training=True)
+        # What a diverging epoch returns to (see _fit_epoch).
+        epoch_start = _Snapshot([w for layer in self.layers for w in layer.weights]
+                                + [a for pair in self._optimizer_state for states in pair
+                                   for a in states])
         batches = -(-len(X) // batch_size)
         progress = ProgressLine(batches, epochs) if verbose else None
         self.stop_training = False
@@ -350,7 +430,7 @@ class Sequential:
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
                 logs = self._fit_epoch(worker, net, X, T, W, batch_size, epoch, shuffle,
-                                       progress)
+                                       progress, epoch_start)
                 if val is not None:
                     stats = self._wait(_submit(worker, net.evaluate, *val, _PREDICT_BATCH),
                                        net)
@@ -369,22 +449,27 @@ class Sequential:
         return history
 
     def _validation(self, X, T, W, split, data):
+        if isinstance(split, bool) or not isinstance(split, numbers.Real) or not 0 <= split < 1:
+            raise ValueError(f"validation_split must be a number in [0, 1), got {split!r}")
         if data is not None:
+            if split:
+                raise ValueError("give validation_split or validation_data, not both")
             if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
                 raise ValueError("validation_data must be (X, y) or (X, y, sample_weight)")
             xv = self._inputs(data[0], "validation X")
             return (xv, self._targets(data[1], len(xv), "validation y"),
                     self._row_weights(data[2] if len(data) == 3 else None, len(xv)))
-        if isinstance(split, bool) or not isinstance(split, numbers.Real) or not 0 <= split < 1:
-            raise ValueError(f"validation_split must be a number in [0, 1), got {split!r}")
         held = int(len(X) * split)
         if held == 0:
             return None
         return X[-held:], T[-held:], None if W is None else W[-held:]
 
-    def _fit_epoch(self, worker, net, X, T, W, batch_size, epoch, shuffle, progress):
+    def _fit_epoch(self, worker, net, X, T, W, batch_size, epoch, shuffle, progress,
+                   epoch_start):
+        self._check_optimizer_state()  # a callback may have changed a setting
         net.set_optimizer(self.optimizer.config(), self._step)
-        before = self.get_weights()
+        epoch_start.take()
+        step_at_start = self._step
         start = time.perf_counter()
         if progress:
             progress.start_epoch(epoch)
@@ -395,14 +480,14 @@ class Sequential:
         finally:  # also after Ctrl-C: the weights are those after the last whole batch
             self._step = net.step
         if stats["status"] == "diverged":
-            if not all(np.isfinite(w).all() for w in self.get_weights()):
-                for mine, good in zip((w for layer in self.layers for w in layer.weights),
-                                      before):
-                    np.copyto(mine, good)
+            # The weights just before the bad batch are finite but, as a rule,
+            # already blown up: the last good state is the epoch's start.
+            epoch_start.restore()
+            self._step = step_at_start
             raise DivergenceError(
                 f"training diverged in epoch {epoch}, batch {stats['bad_batch']}: the loss or "
-                "a gradient is not finite. The model keeps the weights from before that batch"
-                " (or from the start of the epoch); try a lower learning rate.",
+                "a gradient is not finite. The model keeps its weights and optimizer state "
+                f"from the start of epoch {epoch}; try a lower learning rate.",
                 epoch, stats["bad_batch"])
         if stats["status"] == "no memory":
             raise MemoryError("out of memory during training")
@@ -436,7 +521,12 @@ class Sequential:
         return future.result()
 
     def _logs(self, stats, prefix=""):
-        logs = {prefix + "loss": stats["loss_sum"] / stats["rows"]}
+        loss = stats["loss_sum"] / stats["rows"]
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"the {prefix}loss is {loss}: the network overflows {self.dtype} on these "
+                "inputs (are they scaled?)")
+        logs = {prefix + "loss": loss}
         if "accuracy" in self.metrics:
             per_row = 1 if self._accuracy_kind() == "argmax" else self.output_dim
             logs[prefix + "accuracy"] = stats["correct"] / (stats["rows"] * per_row)
@@ -453,16 +543,24 @@ class Sequential:
         return self._logs(self._native(training=True).evaluate(X, T, W, batch))
 
     def predict(self, X, batch_size=None):
-        """The outputs for X, shape (samples, outputs), without dropout."""
+        """The outputs for X, shape (samples, outputs), without dropout.
+        Raises FloatingPointError when an output is not finite."""
+        out = None
         if batch_size is None and self._inference_net is not None:
+            # None unless X needed no conversion and holds no NaN or inf
             out = self._inference_net.predict_checked(X, _PREDICT_BATCH)
-            if out is not None:  # X needed no conversion and holds no NaN or inf
-                return out
-        self._require_built()
-        X = self._inputs(X)
-        batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
-        batch = min(batch, len(X))
-        return self._native(training=False).predict(X, batch)
+        if out is None:
+            self._require_built()
+            X = self._inputs(X)
+            batch = (_count("batch_size", batch_size, 1) if batch_size is not None
+                     else _PREDICT_BATCH)
+            out = self._native(training=False).predict(X, min(batch, len(X)))
+        if not _core.all_finite(out):
+            rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+            raise FloatingPointError(
+                f"the outputs of {len(rows)} of {len(out)} rows (the first: row {rows[0]}) are "
+                f"not finite: the network overflows {self.dtype} on them (are they scaled?)")
+        return out
 
     # ---- files and pickling --------------------------------------------------
 
@@ -478,10 +576,14 @@ class Sequential:
         state = self.__dict__.copy()
         # Compiled handles are rebuilt on use; gradients are scratch, recreated with them.
         state["_net"] = state["_inference_net"] = state["_gradients"] = None
+        del state["_fitting"]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._fitting = threading.Lock()
+        for layer in self.layers:
+            layer.attach(self)
         # Unpickled arrays have NumPy's alignment; give the kernels the model's own.
         for layer in self.layers:
             if layer.weights:

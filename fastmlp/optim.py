@@ -45,6 +45,15 @@ def _fraction(name, value):
     return _real(name, value, 1.0)
 
 
+def _eps(name, value):
+    """A denominator's guard, > 0."""
+    v = _real(name, value)
+    if v == 0:
+        raise ValueError(f"{name} must be > 0: {name} = 0 divides 0 by 0 wherever a "
+                         "gradient is 0, and training stops with a non-finite update")
+    return v
+
+
 def _flag(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
@@ -67,7 +76,9 @@ class Optimizer:
 
     Subclasses give `kind`, the C core's name for the rule, and `_checks`: each
     hyper-parameter's validator, in the constructor's order. Setting a
-    hyper-parameter validates it (a schedule may change `lr` between epochs).
+    hyper-parameter validates it (a schedule may change `lr` between epochs);
+    setting any other public attribute is an AttributeError, so that a
+    misspelt name (Keras's `learning_rate`) is not silently ignored.
     """
 
     kind = None
@@ -83,6 +94,9 @@ class Optimizer:
         if check is not None:
             value = check(name, value)
             self._check_together({**self.get_config(), name: value})
+        elif not name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__} has no hyper-parameter {name!r}; "
+                                 f"its hyper-parameters are {', '.join(self._checks)}")
         object.__setattr__(self, name, value)
 
     @staticmethod
@@ -167,7 +181,7 @@ class Adagrad(Optimizer):
 
     kind = "adagrad"
     _checks = {"lr": _nonnegative, "lr_decay": _nonnegative, "weight_decay": _nonnegative,
-               "initial_accumulator_value": _nonnegative, "eps": _nonnegative}
+               "initial_accumulator_value": _nonnegative, "eps": _eps}
 
     def __init__(self, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10):
@@ -191,7 +205,7 @@ class RMSprop(Optimizer):
     """RMSprop, optionally centered and with momentum, as torch.optim.RMSprop."""
 
     kind = "rmsprop"
-    _checks = {"lr": _nonnegative, "alpha": _fraction, "eps": _nonnegative,
+    _checks = {"lr": _nonnegative, "alpha": _fraction, "eps": _eps,
                "weight_decay": _nonnegative, "momentum": _nonnegative, "centered": _flag}
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
@@ -208,7 +222,7 @@ class Adadelta(Optimizer):
     """Adadelta, as torch.optim.Adadelta."""
 
     kind = "adadelta"
-    _checks = {"lr": _nonnegative, "rho": _fraction, "eps": _nonnegative,
+    _checks = {"lr": _nonnegative, "rho": _fraction, "eps": _eps,
                "weight_decay": _nonnegative}
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
@@ -222,7 +236,7 @@ class Adam(Optimizer):
     """Adam (AMSGrad optionally) with L2 weight decay, as torch.optim.Adam."""
 
     kind = "adam"
-    _checks = {"lr": _nonnegative, "betas": _betas, "eps": _nonnegative,
+    _checks = {"lr": _nonnegative, "betas": _betas, "eps": _eps,
                "weight_decay": _nonnegative, "amsgrad": _flag}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):

@@ -17,6 +17,14 @@ __all__ = ["Schedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "Cos
            "LambdaSchedule", "get"]
 
 
+def _learning_rate(name, value):
+    """value as a float, finite and >= 0, else an error naming it."""
+    value = _finite(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
 def _decay_factor(name, value):
     value = _finite(name, value)
     if not 0 < value <= 1:
@@ -34,9 +42,7 @@ class Schedule:
 
     def __call__(self, epoch, base_lr):
         epoch = _int_at_least("epoch", epoch, 0)
-        base_lr = _finite("base_lr", base_lr)
-        if base_lr < 0:
-            raise ValueError(f"base_lr must be >= 0, got {base_lr}")
+        base_lr = _learning_rate("base_lr", base_lr)
         return float(self.lr_at(epoch, base_lr))
 
     def lr_at(self, epoch, base_lr):
@@ -111,9 +117,7 @@ class CosineDecay(Schedule):
 
     def __init__(self, T_max, eta_min=0.0):  # noqa: N803 (PyTorch's name)
         self.T_max = _int_at_least("T_max", T_max, 1)
-        self.eta_min = _finite("eta_min", eta_min)
-        if self.eta_min < 0:
-            raise ValueError(f"eta_min must be >= 0, got {eta_min}")
+        self.eta_min = _learning_rate("eta_min", eta_min)
 
     def lr_at(self, epoch, base_lr):
         cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
@@ -125,7 +129,7 @@ class CosineDecay(Schedule):
 
 class LambdaSchedule(Schedule):
     """A function ``fn(epoch, base_lr) -> lr`` as a Schedule; the rate it returns
-    must be a finite number >= 0."""
+    must be a real number (not a bool or a str), finite and >= 0."""
 
     def __init__(self, fn):
         if not callable(fn):
@@ -133,16 +137,8 @@ class LambdaSchedule(Schedule):
         self.fn = fn
 
     def lr_at(self, epoch, base_lr):
-        lr = self.fn(epoch, base_lr)
-        try:
-            lr = float(lr)
-        except (TypeError, ValueError):
-            raise TypeError(f"schedule function returned {type(lr).__name__} at epoch {epoch},"
-                            " expected a number") from None
-        if not (math.isfinite(lr) and lr >= 0):
-            raise ValueError(f"schedule function returned lr={lr} at epoch {epoch},"
-                             " expected a finite number >= 0")
-        return lr
+        return _learning_rate(f"the lr returned by the schedule function at epoch {epoch}",
+                              self.fn(epoch, base_lr))
 
     def get_config(self):
         return {"fn": self.fn}

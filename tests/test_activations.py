@@ -247,3 +247,27 @@ def test_gelu_within_three_ulps(dtype):
     assert _worst_ulps(out[positive], exact[positive]) <= 3.0
     half_ulp_of_one = np.finfo(dtype).eps / 2
     assert np.all(np.abs(out - exact)[~positive] <= 3 * half_ulp_of_one * np.abs(wide[~positive]))
+
+
+@pytest.mark.parametrize("make, param", [
+    (lambda: activations.LeakyReLU(np.float32(0.25)), 0.25),
+    (lambda: activations.LeakyReLU(1), 1.0),
+    (lambda: activations.ELU(np.float64(1)), 1.0),
+    (lambda: activations.ELU(alpha=np.int64(2)), 2.0),
+], ids=["leaky_float32", "leaky_int", "elu_float64", "elu_int64"])
+def test_parameter_accepts_any_real_number(make, param):
+    """NumPy scalars too, as the layers and optimizers accept them."""
+    act = make()
+    assert act.param == param and type(act.param) is float
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: activations.LeakyReLU("0.2"), TypeError, "negative_slope must be a real number"),
+    (lambda: activations.LeakyReLU(True), TypeError, "negative_slope must be a real number"),
+    (lambda: activations.ELU(None), TypeError, "alpha must be a real number"),
+    (lambda: activations.ELU(np.nan), ValueError, "alpha must be finite"),
+    (lambda: activations.ELU(10 ** 400), ValueError, "alpha must be finite"),
+])
+def test_parameter_must_be_a_finite_real_number(make, error, message):
+    with pytest.raises(error, match=message):
+        make()

@@ -339,6 +339,11 @@ def test_learning_rate_scheduler_invalid_arguments():
         LearningRateScheduler(0.1)
     with pytest.raises(ValueError, match="base_lr must be finite"):
         LearningRateScheduler(schedules.ExponentialDecay(0.9), base_lr=np.nan)
+    # refused here, not at the first epoch
+    with pytest.raises(ValueError, match="base_lr must be >= 0, got -1.0"):
+        LearningRateScheduler(schedules.ExponentialDecay(0.9), base_lr=-1)
+    with pytest.raises(TypeError, match="base_lr must be a real number"):
+        LearningRateScheduler(schedules.ExponentialDecay(0.9), base_lr="0.1")
 
 
 # ---- History, LambdaCallback, CallbackList ---------------------------------------

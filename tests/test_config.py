@@ -143,6 +143,10 @@ def test_env_isa_is_honoured(isa):
     assert cfg["gemm_tile"] == fastmlp.config()["gemm_tile"]
 
 
+def test_env_isa_ignores_case():
+    assert config_under("GENERIC")["isa"] == "generic"
+
+
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
 def test_without_env_isa_the_best_is_chosen(value):
     assert config_under(value)["isa"] == _core.best_isa()

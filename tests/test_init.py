@@ -1,6 +1,8 @@
 """fastmlp.init: shapes and dtypes, the statistics of large samples against the
 target distributions, determinism, get() and its aliases, default_for()."""
 import math
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -151,9 +153,11 @@ def test_repr():
     (lambda: init.Uniform(0.1, 0.1), "a must be less than b"),
     (lambda: init.Uniform(0.5, -0.5), "a must be less than b"),
     (lambda: init.Uniform(-np.inf, 0.0), "a must be finite"),
+    (lambda: init.Uniform(-1.7e308, 1.7e308), "b - a must be a finite float64"),
     (lambda: init.Normal(std=-0.1), "std must be >= 0"),
     (lambda: init.Normal(mean=np.nan), "mean must be finite"),
     (lambda: init.Constant(np.inf), "val must be finite"),
+    (lambda: init.Constant(10 ** 400), "val must be finite"),
     (lambda: init.GlorotNormal(gain=np.nan), "gain must be finite"),
     (lambda: init.HeUniform(mode="fan_avg"), "mode must be 'fan_in' or 'fan_out'"),
     (lambda: init.HeUniform(nonlinearity="cube"), "unknown nonlinearity 'cube'"),
@@ -201,6 +205,13 @@ def test_get_by_name(name, cls):
     assert type(init.get(name)) is cls
 
 
+@pytest.mark.parametrize("name, cls", [("He_Normal", init.HeNormal), ("ZEROS", init.Zeros),
+                                       ("Xavier_Uniform", init.GlorotUniform)])
+def test_get_ignores_case(name, cls):
+    """As activations, losses and optimizers do."""
+    assert type(init.get(name)) is cls
+
+
 def test_get_instance_is_returned_as_is():
     uniform = init.Uniform(-1, 1)
     assert init.get(uniform) is uniform
@@ -213,7 +224,7 @@ def test_get_unknown_name_lists_the_valid_ones():
 
 
 @pytest.mark.parametrize("identifier, message", [
-    (None, "Initializer or a name"), (0.1, "Initializer or a name"),
+    (None, "a name or an fm.init object"), (0.1, "a name or an fm.init object"),
     (init.HeUniform, r"HeUniform\(\), not the class"),
 ])
 def test_get_wrong_type(identifier, message):
@@ -276,3 +287,39 @@ def test_gain_and_mode_set_the_variance(make, variance, rng):
     w = make()((FAN_IN, FAN_OUT), rng, np.float64)
     assert w.var() == pytest.approx(variance, rel=0.02)
     assert w.mean() == pytest.approx(0, abs=0.01 * np.sqrt(variance))
+
+
+@pytest.mark.parametrize("initializer", [init.Constant(1e39), init.Normal(std=1e300),
+                                         init.Uniform(-1e300, 1e300)], ids=ids)
+def test_values_beyond_float32_are_refused(initializer):
+    """Finite in float64, inf once cast to float32: an error naming the
+    initialiser and the dtype, and no NumPy overflow warning."""
+    rng = np.random.default_rng(0)
+    assert np.isfinite(initializer((3, 4), rng, np.float64)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=re.escape(
+                f"{initializer!r} gives values that are not finite in float32")):
+            initializer((3, 4), rng, np.float32)
+
+
+def test_values_beyond_float64_are_refused():
+    with pytest.raises(ValueError, match=r"Normal\(mean=1e\+308, std=1e\+308\) gives values "
+                                         "that are not finite in float64"):
+        init.Normal(mean=1e308, std=1e308)((10, 10), np.random.default_rng(0), np.float64)
+
+
+def test_huge_gains_give_an_error_not_an_overflow():
+    rng = np.random.default_rng(0)
+    # gain**2 and slope**2 would overflow; the limit sqrt(3) gain does
+    assert init.calculate_gain("leaky_relu", 1e200) == pytest.approx(np.sqrt(2) * 1e-200)
+    assert np.isfinite(init.GlorotNormal(gain=1e200)((4, 4), rng, np.float64)).all()
+    with pytest.raises(ValueError, match=r"GlorotUniform\(gain=1\.7e\+308\) gives values that "
+                                         "are not finite in float64"):
+        init.GlorotUniform(gain=1.7e308)((1, 1), rng, np.float64)
+
+
+def test_a_float32_model_with_overflowing_initial_weights_is_refused():
+    with pytest.raises(ValueError, match=r"Constant\(val=1e\+39\).*float32"):
+        fm.Sequential([fm.Dense(4, kernel_initializer=init.Constant(1e39))], input_dim=5,
+                      dtype="float32", seed=0)

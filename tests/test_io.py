@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import stat
 import struct
@@ -223,13 +224,76 @@ def test_save_into_missing_directory(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_optimizer_changed_after_training_is_refused(tmp_path):
-    """Adam's state has two arrays per parameter, with amsgrad three: a file
-    with two that claims amsgrad could not be loaded."""
-    X, y = _data()
+def test_save_through_a_symlink_replaces_its_target(tmp_path):
+    (tmp_path / "models").mkdir()
+    target, link = tmp_path / "models" / "m.fmlp", tmp_path / "latest.fmlp"
+    _classifier(seed=1).save(target)
+    link.symlink_to(target)
+    second = _classifier(seed=2)
+    second.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    _assert_same(second, fm.load(target))
+    # The temporary file was made, and renamed, next to the target.
+    assert os.listdir(tmp_path / "models") == ["m.fmlp"]
+
+
+def test_save_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link.fmlp"
+    link.symlink_to("m.fmlp")
     model = _classifier()
+    model.save(link)
+    assert link.is_symlink()
+    _assert_same(model, fm.load(tmp_path / "m.fmlp"))
+
+
+def test_save_through_a_symlink_loop_is_refused(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(OSError, match="symbolic links"):
+        _classifier().save(a)
+    assert a.is_symlink() and b.is_symlink() and sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+def test_bytes_paths(tmp_path):
+    path = os.fsencode(tmp_path / "m.fmlp")
+    model = _classifier()
+    model.save(path)
+    _assert_same(model, fm.load(path))
+    (tmp_path / "m.fmlp").write_bytes(b"not a model")
+    with pytest.raises(fm.ModelFileError, match=f"^{re.escape(str(tmp_path / 'm.fmlp'))}: "):
+        fm.load(path)  # the message names the file as a str, not as b'...'
+
+
+def test_file_descriptors_are_refused(tmp_path):
+    """open() takes a descriptor, but a save renames a new file into place,
+    and load must neither close the caller's descriptor nor read from it."""
+    path = tmp_path / "m.fmlp"
+    _classifier().save(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(TypeError, match="not int"):
+            fm.load(fd)
+        with pytest.raises(TypeError, match="not int"):
+            _classifier().save(fd)
+        os.fstat(fd)  # still open
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("optimizer, change", [
+    (optim.Adam(), dict(amsgrad=True)),
+    (optim.RMSprop(centered=True), dict(centered=False, momentum=0.5)),
+], ids=["Adam amsgrad", "RMSprop centered to momentum"])
+def test_optimizer_changed_after_training_is_refused(tmp_path, optimizer, change):
+    """Adam's state has two arrays per parameter, with amsgrad three: a file
+    with two that claims amsgrad could not be loaded. RMSprop's has two both
+    ways, but grad_avg would be loaded as the momentum buffer."""
+    X, y = _data()
+    model = _classifier(optimizer=optimizer)
     model.fit(X, y, epochs=1, verbose=0)
-    model.optimizer.amsgrad = True
+    for name, value in change.items():
+        setattr(model.optimizer, name, value)
     with pytest.raises(ValueError, match="compile again"):
         model.save(tmp_path / "m.fmlp")
     assert os.listdir(tmp_path) == []
@@ -324,6 +388,25 @@ def test_interrupted_save_leaves_old_file(saved, monkeypatch):
     monkeypatch.setattr(io, "_write", interrupt)
     with pytest.raises(KeyboardInterrupt):
         _classifier(seed=2).save(path)
+    assert path.read_bytes() == before and os.listdir(path.parent) == [path.name]
+
+
+@pytest.mark.parametrize("where", ["weights", "optimizer state"])
+def test_non_finite_values_are_not_saved(saved, where):
+    """load refuses them, so save must not write a file that cannot be read
+    back; the file there before stays."""
+    path, before = saved
+    X, y = _data()
+    model = _classifier(seed=2)
+    model.fit(X, y, epochs=1, verbose=0)
+    if where == "weights":
+        model.layers[2].weights[0][1, 2] = np.inf
+        name = "layers.2.W"
+    else:
+        model._optimizer_state[3][1][1][0] = np.nan  # Adam's exp_avg_sq of layer 3's bias
+        name = "layers.3.b.state.1"
+    with pytest.raises(ValueError, match=f"cannot save the model: {name} contains NaN"):
+        model.save(path)
     assert path.read_bytes() == before and os.listdir(path.parent) == [path.name]
 
 

@@ -11,8 +11,11 @@ file, raises ModelFileError.
 import copy
 import hashlib
 import json
+import os
 import pickle
+import socket
 import struct
+import threading
 import tracemalloc
 
 import numpy as np
@@ -190,6 +193,62 @@ def test_directory(tmp_path):
         fm.load(tmp_path)
 
 
+def _load_fifo(path):
+    """fm.load(path), where path names a FIFO, in a thread: a load that
+    blocks fails the test instead of hanging it. Returns what load raised."""
+    raised = []
+
+    def load():
+        try:
+            fm.load(path)
+        except Exception as e:
+            raised.append(e)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # lets the blocked open return
+        thread.join(10)
+        pytest.fail("load blocked on a FIFO")
+    assert len(raised) == 1
+    return raised[0]
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+
+
+@needs_fifo
+def test_fifo(tmp_path):
+    """Opening a FIFO for reading waits for a writer: load must look first."""
+    path = tmp_path / "m.fmlp"
+    os.mkfifo(path)
+    error = _load_fifo(path)
+    assert isinstance(error, fm.ModelFileError) and str(error).endswith("not a regular file")
+
+
+@needs_fifo
+def test_fifo_swapped_in_after_the_look(tmp_path, monkeypatch):
+    """A FIFO that takes the place of a regular file between os.stat and open."""
+    path = tmp_path / "m.fmlp"
+    (tmp_path / "regular").write_bytes(b"x")
+    os.mkfifo(path)
+    real_stat, regular = os.stat, os.stat(tmp_path / "regular")
+    monkeypatch.setattr(os, "stat", lambda p, *args, **kwargs: regular if p == str(path)
+                        else real_stat(p, *args, **kwargs))
+    error = _load_fifo(path)
+    assert isinstance(error, fm.ModelFileError) and str(error).endswith("not a regular file")
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets on this platform")
+def test_socket(tmp_path):
+    path = tmp_path / "m.fmlp"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+        with pytest.raises(fm.ModelFileError, match="not a regular file"):
+            fm.load(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         fm.load(tmp_path / "no such file.fmlp")
@@ -342,6 +401,15 @@ def test_non_finite_weights(good, path):
     header, data = _split(good)
     nan = np.array([np.nan], "<f4").tobytes()
     _rejected(path, _file(header, nan + data[4:]), match="NaN")
+
+
+def test_non_finite_optimizer_state(good, path):
+    header, data = _split(good)
+    first = next(a for a in header["arrays"] if ".state." in a["name"])
+    inf = np.array([np.inf], "<f4").tobytes()
+    offset = first["offset"]
+    _rejected(path, _file(header, data[:offset] + inf + data[offset + 4:]),
+              match=f"optimizer state: {first['name']} contains NaN or infinity")
 
 
 @pytest.mark.parametrize("case", ["array shape huge", "units huge", "input_dim huge"])

@@ -1,6 +1,8 @@
 """Every loss's value, through model.evaluate, against the float64 NumPy
 reference (tests/reference_mlp.py): outputs given directly by a one-layer
 model with W = I, b = 0, so the logits are the inputs."""
+import re
+import warnings
 import zlib
 
 import numpy as np
@@ -249,3 +251,54 @@ def test_binary_cross_entropy_soft_targets(dtype):
     expected = ref.row_losses("binary_cross_entropy", zq, ref.activation("sigmoid", zq), t).mean()
     assert model.evaluate(z, t)["loss"] == pytest.approx(expected, rel=1e-12 if dtype ==
                                                          "float64" else 2e-6)
+
+
+def test_huber_delta_accepts_any_real_number():
+    assert fm.losses.Huber(np.float32(0.5)).delta == 0.5
+    assert type(fm.losses.Huber(np.int64(2)).delta) is float
+
+
+@pytest.mark.parametrize("delta, error, message", [
+    (0, ValueError, "delta must be in"), (-1.0, ValueError, "delta must be in"),
+    (np.nan, ValueError, "delta must be finite"), ("1", TypeError, "delta must be a real number"),
+    (True, TypeError, "delta must be a real number"),
+])
+def test_huber_invalid_delta(delta, error, message):
+    with pytest.raises(error, match=message):
+        fm.losses.Huber(delta)
+
+
+@pytest.mark.parametrize("labels, shown", [
+    (np.array([0.0, np.inf, 1.0]), "from 0.0 to inf"),
+    (np.array([0.0, 1e30, 1.0]), "from 0.0 to 1e+30"),
+    (np.array([0, 2 ** 64 - 1, 1], dtype=np.uint64), "from 0 to 18446744073709551615"),
+    (np.array([0, -5, 1], dtype=np.int8), "from -5 to 1"),
+], ids=["inf", "1e30", "uint64_max", "int8"])
+def test_out_of_range_labels_are_shown_as_given(labels, shown):
+    model = identity_model("softmax", 3, "float32", "cross_entropy")
+    expected = re.escape(f"[0, 3) for 3 outputs; got labels {shown}") + "$"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from a cast of the labels
+        with pytest.raises(ValueError, match=expected):
+            model.evaluate(np.zeros((3, 3)), labels)
+
+
+@pytest.mark.parametrize("labels, shown", [
+    (np.array([0.0, 1.0, 1.5]), "got 1.5 at row 2"), (np.array([np.nan, 1.0]), "got nan at row 0")])
+def test_non_integer_labels_are_named(labels, shown):
+    model = identity_model("softmax", 3, "float64", "cross_entropy")
+    with pytest.raises(TypeError, match=f"class labels must be integers, {shown}"):
+        model.evaluate(np.zeros((len(labels), 3)), labels)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "kl_divergence"])
+@pytest.mark.parametrize("rows, message", [
+    ([[0.2, 0.8, 0.0], [0.0, 0.0, 0.0]], r"target row 1 is all zeros \(1 of 2 rows are\)"),
+    ([[0.0, 0.0, 0.0]] * 3, r"target row 0 is all zeros \(3 of 3 rows are\)"),
+    ([[1.0, 0.0, 0.0], [0.5, 0.6, -0.1]], "must be >= 0; row 1 has -0.1"),
+], ids=["one_row", "all_rows", "negative"])
+def test_target_rows_must_not_be_negative_or_all_zero(loss, rows, message):
+    """An all-zero row has loss 0 and gradient 0: it would train nothing."""
+    model = identity_model("softmax", 3, "float64", loss)
+    with pytest.raises(ValueError, match=message):
+        model.evaluate(np.zeros((len(rows), 3)), np.array(rows))

@@ -444,7 +444,41 @@ def test_divergence_when_the_last_update_of_an_epoch_overflows(epochs):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def test_divergence_returns_to_the_start_of_the_epoch():
+    """Weights, optimizer state and step are those after the last good epoch,
+    so training goes on as if the bad epoch never ran."""
+    X, y = _classification()
+    model, twin = _classifier(dropout=0.0), _classifier(dropout=0.0)
+    blow_up = callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(model.optimizer, "lr", 1e30))
+    with pytest.raises(fm.DivergenceError) as info:
+        model.fit(X, y, epochs=3, batch_size=8, verbose=0, callbacks=[blow_up])
+    assert info.value.epoch == 1 and "start of epoch 1" in str(info.value)
+    twin.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert _same(model.get_weights(), twin.get_weights())
+    assert model._step == twin._step
+    states = [[a for pair in m._optimizer_state for states in pair for a in states]
+              for m in (model, twin)]
+    assert _same(*states)
+    model.optimizer.lr = twin.optimizer.lr
+    for m in (model, twin):
+        m.fit(X, y, epochs=2, initial_epoch=1, batch_size=8, verbose=0)
+    assert _same(model.get_weights(), twin.get_weights())
+
+
 # ---- errors ------------------------------------------------------------------------
+
+def test_a_refused_compile_changes_nothing():
+    X, y = _classification()
+    model = _classifier()
+    model.fit(X, y, epochs=1, verbose=0)
+    before = (model.loss, model.optimizer, model.metrics, model._net)
+    with pytest.raises(ValueError, match="sigmoid"):
+        model.compile("binary_cross_entropy", optimizer=fm.optim.SGD(lr=5))
+    with pytest.raises(ValueError, match="unknown metric"):
+        model.compile("mse", optimizer="sgd", metrics=["auc"])
+    assert (model.loss, model.optimizer, model.metrics, model._net) == before
+
 
 def test_compile_errors():
     model = fm.Sequential([fm.Dense(4, activation="relu"), fm.Dense(3)], input_dim=5)

@@ -350,6 +350,19 @@ def test_lr_can_change_and_is_validated():
     assert opt.lr == 0.5
 
 
+def test_setting_an_unknown_attribute_is_an_error():
+    """Keras's name for lr would otherwise be set and never read."""
+    opt = optim.Adam(lr=0.01)
+    with pytest.raises(AttributeError, match="Adam has no hyper-parameter 'learning_rate'; "
+                                             "its hyper-parameters are lr, betas, eps"):
+        opt.learning_rate = 0.5
+    with pytest.raises(AttributeError, match="SGD has no hyper-parameter 'amsgrad'"):
+        optim.SGD().amsgrad = True
+    assert opt.lr == 0.01 and not hasattr(opt, "learning_rate")
+    opt._private = 1  # private names stay free for the class's own use
+    assert opt._private == 1
+
+
 def test_changing_a_hyper_parameter_checks_the_combination():
     opt = optim.SGD(momentum=0.9, nesterov=True)
     with pytest.raises(ValueError, match="nesterov"):
@@ -407,6 +420,18 @@ def test_changing_a_hyper_parameter_checks_the_combination():
 def test_invalid_hyper_parameters(cls, kwargs, error, match):
     with pytest.raises(error, match=match):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [optim.Adagrad, optim.RMSprop, optim.Adadelta, optim.Adam,
+                                 optim.AdamW], ids=lambda c: c.__name__)
+def test_eps_zero_is_refused(cls):
+    """eps = 0 makes 0/0 where a gradient is exactly 0 (a constant-zero feature)."""
+    with pytest.raises(ValueError, match="eps must be > 0: eps = 0 divides 0 by 0"):
+        cls(eps=0)
+    opt = cls()
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        opt.eps = 0.0
+    assert opt.eps == DEFAULTS[cls]["eps"]
 
 
 def test_numpy_scalars_are_accepted():

@@ -13,6 +13,7 @@ JSON line per case. When the worker dies, the case it was running is recorded
 as a crash and a new worker runs the rest. One worker runs every case, so the
 file takes a few seconds.
 """
+import copy
 import json
 import os
 import re
@@ -264,6 +265,123 @@ for _method in ("fit", "predict", "evaluate"):
          (TypeError, ValueError), r"shape|sequence"),
     ]
 
+
+# ---- misuse around fit: each once crashed or silently did the wrong thing -----
+
+
+class _OnEpochEnd(fm.callbacks.Callback):
+    """Calls action(model) at the end of the first epoch."""
+
+    def __init__(self, action):
+        self.action = action
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.action(self.model)
+
+
+def _fit_with(action, optimizer, epochs=2):
+    model = _classifier()
+    model.compile("cross_entropy", optimizer=optimizer)
+    model.fit(X, Y, epochs=epochs, verbose=0, callbacks=[_OnEpochEnd(action)])
+
+
+def _fit_in_two_threads():
+    """A second fit of the model while the first waits in a callback."""
+    import threading
+
+    model, started, go, errors = _classifier(), threading.Event(), threading.Event(), []
+
+    def first():
+        try:
+            model.fit(X, Y, epochs=1, verbose=0,
+                      callbacks=[_OnEpochEnd(lambda m: (started.set(), go.wait(60)))])
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert started.wait(60)
+        model.fit(X, Y, verbose=0)
+    finally:
+        go.set()
+        thread.join()
+        assert not errors, errors
+
+
+def _shared_layer():
+    hidden = fm.Dense(4, activation="relu")
+    first = fm.Sequential([hidden, fm.Dense(1)], input_dim=FEATURES)
+    # building this one would replace the weights `first` computes with
+    fm.Sequential([hidden, fm.Dense(1)])
+    return first.count_params()
+
+
+def _same_layer_twice():
+    hidden = fm.Dense(FEATURES)
+    fm.Sequential([hidden, hidden])
+
+
+ERROR_CASES += [
+    # The C update would read state arrays that were never made (was a crash).
+    ("momentum_turned_on_in_a_callback",
+     lambda: _fit_with(lambda m: setattr(m.optimizer, "momentum", 0.9), fm.optim.SGD()),
+     ValueError, r"optimizer needs other state.*compile again"),
+    ("amsgrad_turned_on_in_a_callback",
+     lambda: _fit_with(lambda m: setattr(m.optimizer, "amsgrad", True), "adam"),
+     ValueError, r"optimizer needs other state"),
+    # same number of arrays, other meanings: [square_avg, grad_avg] -> [.., momentum_buffer]
+    ("rmsprop_centered_to_momentum_in_a_callback",
+     lambda: _fit_with(lambda m: setattr(m, "optimizer", fm.optim.RMSprop(momentum=0.5)),
+                       fm.optim.RMSprop(centered=True)),
+     ValueError, r"optimizer needs other state"),
+    ("compile_in_a_callback", lambda: _fit_with(lambda m: m.compile("cross_entropy"), "sgd"),
+     RuntimeError, r"compile\(\) while fit\(\) runs"),
+    ("build_in_a_callback", lambda: _fit_with(lambda m: m.build(FEATURES), "sgd"),
+     RuntimeError, r"build\(\) while fit\(\) runs"),
+    ("fit_in_a_callback", lambda: _fit_with(lambda m: m.fit(X, Y, verbose=0), "sgd"),
+     RuntimeError, r"already running"),
+    ("fit_in_two_threads", _fit_in_two_threads, RuntimeError, r"already running"),
+    ("layer_in_two_models", _shared_layer, ValueError, r"belongs to another model"),
+    ("layer_twice_in_a_model", _same_layer_twice, ValueError, r"in the model already"),
+    ("build_zero_inputs", lambda: fm.Sequential([fm.Dense(1)]).build(0), ValueError,
+     r"input_dim"),
+    ("build_float_inputs", lambda: fm.Sequential([fm.Dense(1)]).build(5.5), TypeError,
+     r"input_dim"),
+    ("softmax_over_one_output", lambda: fm.Sequential(
+        [fm.Dense(1, activation="softmax")], input_dim=FEATURES).compile("cross_entropy"),
+     ValueError, r"softmax over one output"),
+    ("output_dim_without_layers", lambda: fm.Sequential().output_dim, ValueError,
+     r"no layers"),
+    ("dtype_set_after_construction", lambda: setattr(_classifier(), "dtype", "float64"),
+     AttributeError, r"dtype"),
+    ("leaky_relu_slope_beyond_float32", lambda: fm.Sequential(
+        [fm.Dense(2, activation=fm.activations.LeakyReLU(1e39))], input_dim=FEATURES),
+     ValueError, r"LeakyReLU.*beyond the range of float32"),
+    ("fit_y_none", lambda: _call("fit", y=None), TypeError, r"y must hold one target"),
+    ("evaluate_y_scalar", lambda: _call("evaluate", y=1), TypeError, r"y must hold one target"),
+    ("fit_callbacks_one_callback", lambda: _call("fit", callbacks=fm.callbacks.History()),
+     TypeError, r"got a single History; wrap it in a list"),
+    ("fit_callbacks_a_number", lambda: _call("fit", callbacks=5), TypeError,
+     r"callbacks must be a list of Callback objects, got int"),
+    ("fit_shuffle_not_a_bool", lambda: _call("fit", shuffle="batch"), TypeError, r"shuffle"),
+    ("fit_split_and_validation_data", lambda: _call(
+        "fit", validation_split=0.2, validation_data=(X, Y)), ValueError, r"not both"),
+    ("fit_split_invalid_beside_validation_data", lambda: _call(
+        "fit", validation_split=7, validation_data=(X, Y)), ValueError, r"validation_split"),
+    ("fit_initial_epoch_beyond_c_long", lambda: _call("fit", epochs=2 ** 63 + 1,
+                                                      initial_epoch=2 ** 63),
+     ValueError, r"epochs must be < 2\*\*31"),
+    # finite inputs that overflow inside the network: an error, not NaN
+    ("predict_overflowing_inputs", lambda: _call("predict", x=np.full((3, FEATURES), 3e38)),
+     FloatingPointError, r"outputs of 3 of 3 rows .* not finite.*float32"),
+    ("evaluate_overflowing_inputs", lambda: _call("evaluate", x=np.full((ROWS, FEATURES), 3e38)),
+     FloatingPointError, r"loss is nan"),
+    ("validation_overflowing_inputs", lambda: _call(
+        "fit", validation_data=(np.full((ROWS, FEATURES), 3e38), Y)),
+     FloatingPointError, r"val_loss is nan"),
+]
+
 # ---- valid corner cases: each must simply work ------------------------------------
 
 def _first_layer_dropout():
@@ -271,6 +389,12 @@ def _first_layer_dropout():
     model.compile("mse")
     model.fit(X, np.ones((ROWS, 2)), verbose=0)
     return model.predict(X)
+
+
+def _copy_of_a_layer_in_use():
+    model = _classifier()
+    fm.Sequential([copy.deepcopy(model.layers[0])], input_dim=3)
+    return model.count_params()
 
 
 VALID_CASES = [
@@ -287,6 +411,10 @@ VALID_CASES = [
                                                      batch_size=np.int32(8))),
     ("fit_seed_just_below_2_64", lambda: _classifier(seed=2 ** 64 - 1).fit(X, Y, verbose=0)),
     ("first_layer_dropout", _first_layer_dropout),
+    # a layer is free again once its model is gone, and a copy is a new layer
+    ("layer_of_a_discarded_model", lambda: fm.Sequential(
+        [fm.Sequential([fm.Dense(2)], input_dim=FEATURES).layers[0]], input_dim=3)),
+    ("copy_of_a_layer_in_use", _copy_of_a_layer_in_use),
 ]
 
 
@@ -322,6 +450,12 @@ BOUNDARY_CASES = [
      "misleading \"unknown metric 'a'\""),
     ("check_gradients_eps_zero", lambda: _check_gradients(eps=0.0), ValueError, r"eps",
      "regression (was a bug): check_gradients(eps=0) raises ZeroDivisionError"),
+    ("check_gradients_max_checks_zero", lambda: _check_gradients(max_checks=0), ValueError,
+     r"max_checks", "regression (was a bug): check_gradients(max_checks=0) checks nothing and "
+     "reports a perfect [0.0, ...]"),
+    ("check_gradients_max_checks_negative", lambda: _check_gradients(max_checks=-1), ValueError,
+     r"max_checks", "regression (was a bug): check_gradients(max_checks=-1) raises numpy's "
+     "'negative dimensions are not allowed'"),
     # max(error, nan) keeps error, so a NaN difference reports a perfect match
     ("check_gradients_eps_nan", lambda: _check_gradients(eps=float("nan")), ValueError, r"eps",
      "regression (was a bug): check_gradients(eps=nan) (or inf) returns [0.0, 0.0, 0.0, 0.0], a perfect "

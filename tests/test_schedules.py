@@ -62,12 +62,17 @@ def test_lambda_schedule_and_get():
 
 
 @pytest.mark.parametrize("value, error, message", [
-    (-0.1, ValueError, "finite number >= 0"),
-    (math.nan, ValueError, "finite number >= 0"),
-    ("fast", TypeError, "expected a number"),
-])
+    (-0.1, ValueError, "must be >= 0, got -0.1"),
+    (math.nan, ValueError, "must be finite, got nan"),
+    (10 ** 400, ValueError, "must be finite, got inf"),
+    ("fast", TypeError, "must be a real number, got str"),
+    ("0.5", TypeError, "must be a real number, got str"),
+    (True, TypeError, "must be a real number, got bool"),
+    (None, TypeError, "must be a real number, got NoneType"),
+], ids=["negative", "nan", "huge_int", "str", "numeric_str", "bool", "none"])
 def test_lambda_schedule_checks_what_the_function_returns(value, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match="the lr returned by the schedule function at epoch 2 "
+                                    + message):
         schedules.get(lambda epoch, base_lr: value)(2, 0.1)
 
 
