@@ -60,7 +60,7 @@ cdef extern from "nn/net.h" nogil:
     fm_trainer *fm_trainer_create(const fm_net *net, Py_ssize_t batch, Py_ssize_t n_rows)
     void fm_trainer_destroy(fm_trainer *t)
     void fm_train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,
-                        const void *row_weights, Py_ssize_t n, Py_ssize_t batch, long epoch,
+                        const void *row_weights, Py_ssize_t n, Py_ssize_t batch, long key,
                         int shuffle, const int *stop, fm_epoch_stats *stats)
     int fm_evaluate(const fm_net *net, const void *x, const void *targets,
                     const void *row_weights, Py_ssize_t n, Py_ssize_t batch,
@@ -196,8 +196,9 @@ cdef class NativeNet:
         fm_trainer_destroy(self.trainer)
         self.trainer = NULL
 
-    def train_epoch(self, x, t, w, Py_ssize_t batch, long epoch, bint shuffle):
-        """One epoch of the native loop, without the GIL; returns its stats."""
+    def train_epoch(self, x, t, w, Py_ssize_t batch, long key, bint shuffle):
+        """One epoch of the native loop, without the GIL; returns its stats.
+        `key` keys the epoch's shuffle and dropout masks (fm_train_epoch)."""
         if self.trainer == NULL:
             raise RuntimeError("internal: train_epoch before begin_fit")
         cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
@@ -206,7 +207,7 @@ cdef class NativeNet:
         cdef const void *pw = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
         self.stop_flag = 0
         with nogil:
-            fm_train_epoch(&self.net, self.trainer, px, pt, pw, n, batch, epoch, shuffle,
+            fm_train_epoch(&self.net, self.trainer, px, pt, pw, n, batch, key, shuffle,
                            &self.stop_flag, &self.stats)
         return self._stats()
 

@@ -2,7 +2,8 @@
 
 On a terminal one line per epoch is rewritten in place ("\\r") while the epoch
 runs, then completed with the epoch's logs. Elsewhere (a file, a pipe, a
-captured stream) only the completed lines are written, so logs stay readable.
+captured stream), or with ``verbose=2``, only the completed lines are written,
+so logs stay readable.
 
     Epoch  3/10  412/938  loss 0.3124  ETA 5s  48,211 samples/s
     Epoch  3/10 - 4.2s - loss: 0.3124 - accuracy: 0.9123 - val_loss: 0.2871 - lr: 1.0000e-03
@@ -40,6 +41,11 @@ def _format_duration(seconds):
     return f"{secs}s"
 
 
+def format_logs(logs):
+    """ "loss: 0.3124 - accuracy: 0.9123" """
+    return " - ".join(f"{name}: {_format_number(value)}" for name, value in logs.items())
+
+
 def _is_live(stream):
     """Whether "\\r" rewrites a line on this stream."""
     if hasattr(stream, "isatty") and stream.isatty():
@@ -55,14 +61,15 @@ class ProgressLine:
     Per epoch: ``start_epoch(epoch)`` (epoch counted from 0), then
     ``update(batches_done, loss, samples_per_s)`` as often as convenient (it
     writes at most every 0.1 s, and only on a terminal), then
-    ``end_epoch(logs, seconds)``.
+    ``end_epoch(logs, seconds)``. live: whether to rewrite a line in place
+    (None: where the stream shows it).
     """
 
-    def __init__(self, total_batches, epochs, stream=None):
+    def __init__(self, total_batches, epochs, stream=None, live=None):
         self.total_batches = total_batches
         self.epochs = epochs
         self.stream = sys.stdout if stream is None else stream
-        self.live = _is_live(self.stream)
+        self.live = _is_live(self.stream) if live is None else live
         self._epoch = 0
         self._started = self._last_write = _clock()
         self._width = 0  # length of the line now on screen, to blank its leftovers
@@ -90,12 +97,24 @@ class ProgressLine:
     def end_epoch(self, logs, seconds):
         """Writes the epoch's line: its duration and every value of `logs`."""
         duration = f"{seconds:.1f}s" if seconds < 60 else _format_duration(seconds)
-        fields = [self._epoch_label(), duration]
-        fields += [f"{name}: {_format_number(value)}" for name, value in (logs or {}).items()]
-        line = " - ".join(fields)
+        line = " - ".join([self._epoch_label(), duration] + ([format_logs(logs)] if logs else []))
         self.stream.write(("\r" if self.live else "") + line.ljust(self._width) + "\n")
         self.stream.flush()
         self._width = 0
+
+    def clear(self):
+        """Blank a live line not yet completed."""
+        self._leave("\r" + " " * self._width + "\r")
+
+    def close(self):
+        """End a live line not yet completed (an interrupted epoch's) where it stands."""
+        self._leave("\n")
+
+    def _leave(self, text):
+        if self._width:
+            self.stream.write(text)
+            self.stream.flush()
+            self._width = 0
 
     def _epoch_label(self):
         return f"Epoch {self._epoch + 1:>{len(str(self.epochs))}}/{self.epochs}"

@@ -128,64 +128,89 @@ class _MonitorCallback(Callback):
 
 class EarlyStopping(_MonitorCallback):
     """Stops training when the monitored value has stopped improving (Keras 3
-    semantics).
+    semantics, as in keras/src/callbacks/early_stopping.py).
 
     An epoch improves when its value beats the best so far by more than
     `min_delta` (lower for mode "min", higher for "max"; "auto" picks "max" for
-    names like accuracy, "min" otherwise). After `patience` epochs in a row
-    without improvement (patience=0 acts as 1), it sets
-    ``model.stop_training``. Epochs before `start_from_epoch` are ignored. With
-    a `baseline`, an improvement resets the count only if it also beats the
-    baseline, so training stops after `patience` epochs unless the baseline
-    is beaten.
+    names like accuracy, "min" otherwise). At the end of each monitored epoch
+    (epochs before `start_from_epoch`, and those without the value, are
+    ignored) the count ``wait`` goes up by one, then:
+
+    - if the epoch improves, it becomes the best, and ``wait`` goes back to 0
+      unless a `baseline` is set and the value does not beat it too (by more
+      than `min_delta`). An improving epoch never stops training.
+    - otherwise, training stops (``model.stop_training``) once ``wait`` >=
+      `patience` (so patience=0 acts as 1), but never at epoch 0.
+
+    So with a baseline, ``wait`` also counts the improving epochs that fall
+    short of it, and training stops at the first epoch that does not improve
+    once ``wait`` >= `patience`. ``best`` starts at +-inf, not at the baseline.
 
     With `restore_best_weights`, a copy of the weights of the best epoch is
     kept and set back on the model at the end of training, whether it stopped
     early or ran all its epochs (as Keras 3 does; Keras 2 only when stopped
-    early). Nothing is restored if no epoch was monitored.
+    early). The first monitored epoch counts as best until one improves, so
+    something is restored as soon as one epoch was monitored, even if its
+    value was NaN; nothing is restored if no epoch was monitored.
 
-    Attributes: ``best`` (best value, +-inf before any), ``best_epoch``,
-    ``best_weights`` (None until an improvement, or without
-    restore_best_weights), ``wait`` (epochs counted toward patience),
-    ``stopped_epoch`` (the epoch at which it stopped training, or None).
+    With verbose=1 it prints ``Epoch N: early stopping`` (1-based) when it
+    stopped training, and which epoch's weights it restores.
+
+    Attributes (reset at the start of every ``fit``): ``best`` (best value,
+    +-inf before any), ``best_epoch`` (0 before any), ``best_weights`` (None
+    until an epoch is monitored, or without restore_best_weights), ``wait``
+    (epochs counted toward patience), ``stopped_epoch`` (the epoch at which it
+    stopped training, 0 if it did not: it never stops at epoch 0).
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+                 baseline=None, restore_best_weights=False, start_from_epoch=0, verbose=0):
         super().__init__(monitor, mode, min_delta)
         self.patience = _int_at_least("patience", patience, 0)
         self.baseline = None if baseline is None else _finite("baseline", baseline)
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = _int_at_least("start_from_epoch", start_from_epoch, 0)
+        self.verbose = _int_at_least("verbose", verbose, 0)
         self._reset()
 
     def _reset(self):
         super()._reset()
-        self.best_epoch = None
+        self.best_epoch = 0
         self.best_weights = None
-        self.stopped_epoch = None
+        self.stopped_epoch = 0
+
+    def _keep_weights(self, epoch):
+        # get_weights may return the model's own buffers, which the next epoch
+        # overwrites.
+        self.best_weights = [np.copy(w) for w in self.model.get_weights()]
+        self.best_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         current = self._monitored(logs)
         if current is None or epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:
+            self._keep_weights(epoch)  # best so far, whatever its value
         self.wait += 1
         if self._improves(current, self.best):
             self.best = current
             self.best_epoch = epoch
             if self.restore_best_weights:
-                # get_weights may return the model's own buffers, which the next
-                # epoch overwrites.
-                self.best_weights = [np.copy(w) for w in self.model.get_weights()]
+                self._keep_weights(epoch)
             if self.baseline is None or self._improves(current, self.baseline):
                 self.wait = 0
-                return
-        if self.wait >= self.patience:
+            return
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
@@ -250,26 +275,63 @@ class ReduceLROnPlateau(_MonitorCallback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets ``model.optimizer.lr = schedule(epoch, base_lr)`` at the start of
-    every epoch.
+    """Sets ``model.optimizer.lr`` from `schedule` at the start of every epoch.
 
-    `schedule` is a ``fastmlp.schedules`` Schedule or a function
-    ``f(epoch, base_lr) -> lr``. `base_lr` defaults to the optimizer's lr at
-    the start of each ``fit``; pass it to resume training (``initial_epoch``)
-    after the optimizer's lr has been changed by this schedule.
+    `schedule` is either
+
+    - a ``fastmlp.schedules`` Schedule, called as ``schedule(epoch, base_lr)``:
+      the rate is a pure function of the epoch and the base rate, so training
+      resumed at some epoch gets the rate it would have had. `base_lr`
+      defaults to the optimizer's lr at the start of each ``fit``; pass it
+      to resume training (``initial_epoch``) after the optimizer's lr has been
+      changed by this schedule. Or
+    - a function ``f(epoch, lr) -> new_lr``, called as Keras calls it: `lr` is
+      the optimizer's current rate (``model.optimizer.lr`` at the start of
+      the epoch, so the rate the previous epoch ended with), and the result
+      must be a real number, finite and >= 0. Keras's idiom
+      ``LearningRateScheduler(lambda epoch, lr: lr * 0.9)`` multiplies the
+      rate by 0.9 every epoch, starting with the first. `base_lr` is refused
+      with a function; for a function of the base rate instead,
+      ``f(epoch, base_lr)``, pass ``schedules.LambdaSchedule(f)``, e.g.
+      ``LambdaSchedule(lambda epoch, base_lr: base_lr * 0.9 ** epoch)``.
+
+    Attributes: ``schedule``, ``base_lr`` (the base rate a Schedule is called
+    with; None with a function).
     """
 
     def __init__(self, schedule, base_lr=None):
-        self.schedule = schedules.get(schedule)
+        if isinstance(schedule, str):
+            raise ValueError(
+                f"schedules are not looked up by name ({schedule!r}): each needs arguments; "
+                "pass a fastmlp.schedules.Schedule such as StepDecay(step_size=10) or "
+                "a function f(epoch, lr) -> new_lr")
+        if isinstance(schedule, type) and issubclass(schedule, schedules.Schedule):
+            raise TypeError(f"pass an instance of {schedule.__name__}, not the class")
+        if not callable(schedule):
+            raise TypeError("schedule must be a fastmlp.schedules.Schedule or a function "
+                            f"f(epoch, lr) -> new_lr, got {type(schedule).__name__}")
+        self._keras_function = not isinstance(schedule, schedules.Schedule)
+        if self._keras_function and base_lr is not None:
+            raise ValueError(
+                "base_lr is for a fastmlp.schedules.Schedule; a function is called as "
+                "f(epoch, lr) with the optimizer's current lr. For a function of the base "
+                "rate, f(epoch, base_lr), pass schedules.LambdaSchedule(f)")
+        self.schedule = schedule
         self._given_base_lr = None if base_lr is None else _learning_rate("base_lr", base_lr)
         self.base_lr = self._given_base_lr
 
     def on_train_begin(self, logs=None):
-        if self._given_base_lr is None:
+        if not self._keras_function and self._given_base_lr is None:
             self.base_lr = float(self.model.optimizer.lr)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.optimizer.lr = self.schedule(epoch, self.base_lr)
+        optimizer = self.model.optimizer
+        if self._keras_function:
+            optimizer.lr = _learning_rate(
+                f"the lr returned by the schedule function at epoch {epoch}",
+                self.schedule(epoch, float(optimizer.lr)))
+        else:
+            optimizer.lr = self.schedule(epoch, self.base_lr)
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -367,7 +429,7 @@ class LambdaCallback(Callback):
 
 
 class CallbackList:
-    """The callbacks of one ``fit``, called in the order given (after
+    """The callbacks of one ``fit``, called in the order given (then
     `history`, when one is given); each gets ``set_model(model)`` here."""
 
     def __init__(self, callbacks, model, history=None):
@@ -381,7 +443,8 @@ class CallbackList:
         except TypeError:
             raise TypeError("callbacks must be a list of Callback objects, got "
                             f"{type(callbacks).__name__}") from None
-        self.callbacks = ([history] if history is not None else []) + callbacks
+        # History last, as in Keras: it records what the others add to logs.
+        self.callbacks = callbacks + ([history] if history is not None else [])
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError("callbacks must be fastmlp.callbacks.Callback objects, got "

@@ -80,9 +80,20 @@ class _SoftmaxLoss(Loss):
     accuracy = "argmax"
 
     def targets(self, y, outputs, dtype):
-        """Integer class labels (rows,) become one-hot; a (rows, outputs)
-        matrix of class probabilities (one-hot included) is taken as it is."""
+        """Integer class labels, shaped (rows,) or (rows, 1) as Keras's sparse
+        cross-entropy takes them, become one-hot; a (rows, outputs) matrix of
+        class probabilities (one-hot included) is taken as it is. A (rows, 1)
+        y of non-integer values is refused (ValueError)."""
         t = np.asarray(y)
+        if t.ndim == 2 and t.shape[1] == 1 and outputs > 1:
+            # One column for several outputs can only hold class labels (a
+            # softmax over one output is refused at compile).
+            if t.dtype.kind == "f" and (t != np.round(t)).any():  # NaN included
+                raise ValueError(
+                    f"y has shape {t.shape} with non-integer values; for {outputs} outputs "
+                    f"pass integer class labels, shaped ({len(t)},) or ({len(t)}, 1), or "
+                    f"class probability rows, shaped ({len(t)}, {outputs})")
+            t = t[:, 0]
         if t.ndim == 1:
             return _one_hot(t, outputs, dtype)
         t = super().targets(t, outputs, dtype)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 import numpy as np
 
 from fastmlp import _aligned, _core, callbacks as callbacks_module, losses, optim
-from fastmlp._progress import ProgressLine
+from fastmlp._progress import ProgressLine, format_logs
 from fastmlp.errors import DivergenceError
 from fastmlp._checks import count as _count, finite_array as _check_finite
 from fastmlp.layers import Layer
@@ -55,6 +55,33 @@ def _submit(worker, fn, *args):
 def _with_threads(threads, fn, *args):
     _core.follow_threads(threads)
     return fn(*args)
+
+
+def _verbosity(verbose):
+    """Keras's levels: 0 silent, 1 a live progress line, 2 one line per
+    epoch; "auto" is 1."""
+    if verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0 (silent), 1 (a live progress line), 2 (one line "
+                         f"per epoch) or 'auto' (1), got {verbose!r}")
+    return int(verbose)
+
+
+def _settle(worker, net):
+    """Return once the fit worker has no native call left running. After an
+    error or a second Ctrl-C in the waiting thread an epoch may still run, and
+    ending the fit would free its buffers under it: ask it to stop and wait,
+    through any further Ctrl-C."""
+    idle = worker.submit(int)  # runs once the worker is done with the calls before it
+    while True:
+        try:
+            if idle.done():
+                return
+            net.request_stop()
+            idle.result(timeout=0.1)
+        except (FutureTimeout, KeyboardInterrupt):
+            pass
 
 
 def _epoch(name, value):
@@ -395,6 +422,7 @@ class Sequential:
     def _fit(self, X, y, epochs, batch_size, shuffle, validation_split, validation_data,
              sample_weight, callbacks, verbose, initial_epoch):
         epochs = _epoch("epochs", epochs)
+        verbose = _verbosity(verbose)
         batch_size = _count("batch_size", batch_size, 1)
         initial_epoch = _epoch("initial_epoch", initial_epoch)
         if not isinstance(shuffle, (bool, np.bool_)):
@@ -411,6 +439,7 @@ class Sequential:
         batch_size = min(batch_size, len(X))
 
         history = callbacks_module.History()
+        self.history = history  # as in Keras: callbacks may read it during fit
         cbs = callbacks_module.CallbackList(callbacks, self, history=history)
         net = self._native(training=True)
         # What a diverging epoch returns to (see _fit_epoch).
@@ -418,7 +447,9 @@ class Sequential:
                                 + [a for pair in self._optimizer_state for states in pair
                                    for a in states])
         batches = -(-len(X) // batch_size)
-        progress = ProgressLine(batches, epochs) if verbose else None
+        progress = None
+        if verbose:  # 2: no live line, only one per epoch
+            progress = ProgressLine(batches, epochs, live=None if verbose == 1 else False)
         self.stop_training = False
         # A worker thread runs the native calls (see _fit_worker) while this
         # thread waits, draws progress and turns Ctrl-C into a stop at a
@@ -438,14 +469,20 @@ class Sequential:
                 logs["lr"] = self.optimizer.lr
                 seconds = logs.pop("_seconds")
                 if progress:
-                    progress.end_epoch(logs, seconds)
+                    progress.clear()  # what callbacks print starts on a line of its own
+                # History is the last callback and the epoch's line comes after
+                # them all, as in Keras: both show what callbacks add to logs.
                 cbs.on_epoch_end(epoch, logs)
+                if progress:
+                    progress.end_epoch(logs, seconds)
                 if self.stop_training:
                     break
             cbs.on_train_end()
         finally:
-            self.history = history
+            _settle(worker, net)  # the native loop may still run after an error here
             net.end_fit()
+            if progress:
+                progress.close()
         return history
 
     def _validation(self, X, T, W, split, data):
@@ -459,9 +496,11 @@ class Sequential:
             xv = self._inputs(data[0], "validation X")
             return (xv, self._targets(data[1], len(xv), "validation y"),
                     self._row_weights(data[2] if len(data) == 3 else None, len(xv)))
-        held = int(len(X) * split)
-        if held == 0:
+        if not split:
             return None
+        held = len(X) - int(len(X) * (1.0 - split))  # Keras's count: floor(n (1 - split)) train
+        if held == 0:
+            raise ValueError(f"validation_split={split} of {len(X)} rows holds out no row")
         return X[-held:], T[-held:], None if W is None else W[-held:]
 
     def _fit_epoch(self, worker, net, X, T, W, batch_size, epoch, shuffle, progress,
@@ -475,7 +514,9 @@ class Sequential:
             progress.start_epoch(epoch)
         try:
             stats = self._wait(
-                _submit(worker, net.train_epoch, X, T, W, batch_size, epoch, shuffle),
+                # keyed by the step count, every epoch the model trains (in this
+                # fit or another) shuffles and drops out afresh
+                _submit(worker, net.train_epoch, X, T, W, batch_size, self._step, shuffle),
                 net, progress, start)
         finally:  # also after Ctrl-C: the weights are those after the last whole batch
             self._step = net.step
@@ -503,15 +544,18 @@ class Sequential:
         boundary, waits for it, then raises KeyboardInterrupt: the model and
         its history stay usable."""
         interrupted = False
-        while not future.done():
-            try:
-                future.result(timeout=0.1)
-            except FutureTimeout:
-                if progress:
-                    batches, rows, loss_sum = net.progress()
-                    if rows:
-                        progress.update(batches, loss_sum / rows,
-                                        rows / (time.perf_counter() - start))
+        while True:
+            try:  # Ctrl-C may come anywhere in here, the redraw included
+                if future.done():
+                    break
+                try:
+                    future.result(timeout=0.1)
+                except FutureTimeout:
+                    if progress:
+                        batches, rows, loss_sum = net.progress()
+                        if rows:
+                            progress.update(batches, loss_sum / rows,
+                                            rows / (time.perf_counter() - start))
             except KeyboardInterrupt:
                 net.request_stop()
                 interrupted = True
@@ -532,19 +576,27 @@ class Sequential:
             logs[prefix + "accuracy"] = stats["correct"] / (stats["rows"] * per_row)
         return logs
 
-    def evaluate(self, X, y, sample_weight=None, batch_size=None):
-        """{"loss": ..., and each metric}: the mean loss over X, y without dropout."""
+    def evaluate(self, X, y, sample_weight=None, batch_size=None, verbose=0):
+        """{"loss": ..., and each metric}: the mean loss over X, y without
+        dropout. verbose (as in fit): print them too."""
         self._require_compiled()
+        verbose = _verbosity(verbose)
         X = self._inputs(X)
         T = self._targets(y, len(X))
         W = self._row_weights(sample_weight, len(X))
         batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
         batch = min(batch, len(X))
-        return self._logs(self._native(training=True).evaluate(X, T, W, batch))
+        logs = self._logs(self._native(training=True).evaluate(X, T, W, batch))
+        if verbose:
+            print(format_logs(logs), flush=True)
+        return logs
 
-    def predict(self, X, batch_size=None):
+    def predict(self, X, batch_size=None, verbose=0):
         """The outputs for X, shape (samples, outputs), without dropout.
-        Raises FloatingPointError when an output is not finite."""
+        Raises FloatingPointError when an output is not finite. verbose (as
+        in fit): print the rows and the time taken."""
+        verbose = _verbosity(verbose)
+        start = time.perf_counter()
         out = None
         if batch_size is None and self._inference_net is not None:
             # None unless X needed no conversion and holds no NaN or inf
@@ -560,6 +612,8 @@ class Sequential:
             raise FloatingPointError(
                 f"the outputs of {len(rows)} of {len(out)} rows (the first: row {rows[0]}) are "
                 f"not finite: the network overflows {self.dtype} on them (are they scaled?)")
+        if verbose:
+            print(f"predict: {len(out)} rows - {time.perf_counter() - start:.3f}s", flush=True)
         return out
 
     # ---- files and pickling --------------------------------------------------

@@ -3,7 +3,10 @@
 A schedule is called as ``schedule(epoch, base_lr)`` and returns the learning
 rate to use during `epoch` (counted from 0). It is a pure function of its two
 arguments, so training resumed at some epoch uses the rate it would have used
-had it never stopped. Pass one to ``callbacks.LearningRateScheduler``.
+had it never stopped. Pass one to ``callbacks.LearningRateScheduler``. (A
+plain function given to that callback is called as Keras calls it,
+``f(epoch, lr)`` with the optimizer's current rate; wrap it in
+:class:`LambdaSchedule` to have it called with the base rate instead.)
 
 The classes follow PyTorch's schedulers where PyTorch has one. Schedules have no
 names to look up: each needs an argument (a step size, a rate, a period), so
@@ -129,7 +132,11 @@ class CosineDecay(Schedule):
 
 class LambdaSchedule(Schedule):
     """A function ``fn(epoch, base_lr) -> lr`` as a Schedule; the rate it returns
-    must be a real number (not a bool or a str), finite and >= 0."""
+    must be a real number (not a bool or a str), finite and >= 0.
+
+    ``callbacks.LearningRateScheduler(LambdaSchedule(fn))`` calls `fn` with the
+    base rate; ``LearningRateScheduler(fn)`` would call it with the current
+    rate, as Keras does."""
 
     def __init__(self, fn):
         if not callable(fn):

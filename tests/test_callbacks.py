@@ -5,6 +5,7 @@ History, LambdaCallback, CallbackList."""
 import numpy as np
 import pytest
 
+import fastmlp as fm
 from fastmlp import schedules
 from fastmlp.callbacks import (
     Callback, CallbackList, EarlyStopping, History, LambdaCallback, LearningRateScheduler,
@@ -83,7 +84,7 @@ def test_early_stopping_runs_to_the_end_while_improving():
     model = FakeModel()
     stopper = EarlyStopping(patience=2)
     assert fit(model, [stopper], logs_of([5, 4, 4.5, 3, 3.5, 2])) == [0, 1, 2, 3, 4, 5]
-    assert stopper.stopped_epoch is None and not model.stop_training
+    assert stopper.stopped_epoch == 0 and not model.stop_training  # Keras's "did not stop"
     assert (stopper.best, stopper.best_epoch, stopper.wait) == (2, 5, 0)
 
 
@@ -131,7 +132,7 @@ def test_early_stopping_restores_the_best_weights_when_not_stopped():
     model = FakeModel()
     stopper = EarlyStopping(patience=5, restore_best_weights=True)
     assert fit(model, [stopper], logs_of([1.0, 0.5, 0.7, 0.6])) == [0, 1, 2, 3]
-    assert stopper.stopped_epoch is None
+    assert stopper.stopped_epoch == 0
     assert model.trained_at() == 1
 
 
@@ -143,10 +144,36 @@ def test_early_stopping_restores_nothing_without_a_monitored_epoch():
 
 
 def test_early_stopping_baseline_not_reached():
-    stopper = EarlyStopping(patience=3, baseline=0.5)
-    # Improving, but never below the baseline: stops after `patience` epochs.
-    assert fit(FakeModel(), [stopper], logs_of([0.9, 0.8, 0.7, 0.6])) == [0, 1, 2]
-    assert (stopper.best, stopper.best_epoch) == (0.7, 2)
+    stopper = EarlyStopping(patience=3, baseline=0.5, restore_best_weights=True)
+    model = FakeModel()
+    # Never below the baseline, so no epoch resets `wait`: the first epoch that
+    # does not improve stops training once `wait` >= patience (Keras 3).
+    assert fit(model, [stopper], logs_of([0.9, 0.8, 0.8, 0.7, 0.6])) == [0, 1, 2]
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (0.8, 1, 2)
+    assert model.trained_at() == 1  # the best epoch, though it missed the baseline
+
+
+@pytest.mark.parametrize("patience", [0, 1, 2, 5])
+def test_early_stopping_baseline_not_reached_while_improving(patience):
+    """Keras 3 returns after every improvement: improving epochs never stop
+    training, even when none beats the baseline (they do count toward
+    `wait`). tf.keras 2 stopped after `patience` epochs here."""
+    stopper = EarlyStopping(patience=patience, baseline=1.0)
+    values = [5, 4, 3, 2.5, 2, 1.5]
+    assert fit(FakeModel(), [stopper], logs_of(values)) == [0, 1, 2, 3, 4, 5]
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch, stopper.wait) == (
+        1.5, 5, 0, 6)
+    # The first epoch that does not improve stops it, once wait >= patience.
+    stopper = EarlyStopping(patience=patience, baseline=1.0)
+    assert fit(FakeModel(), [stopper], logs_of(values + [1.6, 1.7])) == list(range(7))
+    assert (stopper.stopped_epoch, stopper.wait) == (6, 7)
+
+
+def test_early_stopping_patience_zero_with_an_unbeaten_baseline():
+    stopper = EarlyStopping(patience=0, baseline=1.0)
+    # Epoch 0 improves on +inf (no stop); epoch 1 does not improve: stop.
+    assert fit(FakeModel(), [stopper], logs_of([2.0, 2.0, 2.0])) == [0, 1]
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (2.0, 0, 1)
 
 
 def test_early_stopping_baseline_reached():
@@ -167,7 +194,35 @@ def test_early_stopping_nan_never_improves():
     stopper = EarlyStopping(patience=2, restore_best_weights=True)
     model = FakeModel()
     assert fit(model, [stopper], logs_of([np.nan, np.nan, 1.0])) == [0, 1]
-    assert stopper.best_epoch is None and model.trained_at() == 1
+    assert stopper.best == np.inf
+    # As in Keras 3, the first monitored epoch's weights are kept until an
+    # epoch improves, so they are what is restored.
+    assert stopper.best_epoch == 0 and model.trained_at() == 0
+
+
+@pytest.mark.parametrize("values", [[np.nan, 1.0], [np.inf, 1.0]])
+def test_early_stopping_never_stops_at_epoch_zero(values):
+    """Epoch 0 does not improve on +inf here, and patience=0: Keras 3 still
+    goes on (`epoch > 0`)."""
+    stopper = EarlyStopping(patience=0)
+    assert fit(FakeModel(), [stopper], logs_of(values + [2.0])) == [0, 1, 2]
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (1.0, 1, 2)
+    # Counted by epoch index: resuming at epoch 3 can stop at once.
+    stopper = EarlyStopping(patience=0)
+    assert fit(FakeModel(), [stopper], logs_of(values), initial_epoch=3) == [3]
+
+
+def test_early_stopping_verbose(capsys):
+    fit(FakeModel(), [EarlyStopping(patience=1, restore_best_weights=True, verbose=1)],
+        logs_of([1.0, 0.5, 0.7, 0.8]))
+    assert capsys.readouterr().out == ("Epoch 3: early stopping\n"
+                                       "Restoring model weights from the end of the best "
+                                       "epoch: 2.\n")
+    fit(FakeModel(), [EarlyStopping(patience=5, verbose=1)], logs_of([1.0, 0.5]))
+    assert capsys.readouterr().out == ""  # neither stopped nor restoring
+    fit(FakeModel(), [EarlyStopping(patience=1, restore_best_weights=True)],
+        logs_of([1.0, 0.5, 0.7, 0.8]))
+    assert capsys.readouterr().out == ""
 
 
 def test_early_stopping_state_is_reset_at_train_begin():
@@ -176,7 +231,7 @@ def test_early_stopping_state_is_reset_at_train_begin():
     fit(model, [stopper], logs_of([1.0, 2.0]))
     assert stopper.stopped_epoch == 1
     assert fit(model, [stopper], logs_of([3.0, 2.5, 2.0])) == [0, 1, 2]
-    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (2.0, 2, None)
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (2.0, 2, 0)
 
 
 def test_missing_monitor_warns_once_and_does_nothing():
@@ -200,6 +255,7 @@ def test_missing_monitor_warns_once_and_does_nothing():
     ({"baseline": np.inf}, ValueError, "baseline must be finite"),
     ({"start_from_epoch": -2}, ValueError, "start_from_epoch must be >= 0"),
     ({"monitor": None}, TypeError, "monitor must be a str"),
+    ({"verbose": -1}, ValueError, "verbose must be >= 0"),
 ])
 def test_early_stopping_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -312,10 +368,72 @@ def test_learning_rate_scheduler_with_a_schedule():
     np.testing.assert_allclose(model.lrs, [0.2, 0.2, 0.1, 0.1, 0.05])
 
 
-def test_learning_rate_scheduler_with_a_function():
+def test_learning_rate_scheduler_calls_a_function_with_the_current_lr():
+    """Keras's idiom: the function gets the optimizer's lr at the start of the
+    epoch, so this decays by 10% every epoch, and a new fit goes on from there."""
+    model = FakeModel(lr=0.1)
+    fit(model, [LearningRateScheduler(lambda epoch, lr: lr * 0.9)], [{}] * 3)
+    fit(model, [LearningRateScheduler(lambda epoch, lr: lr * 0.9)], [{}] * 2, initial_epoch=3)
+    np.testing.assert_allclose(model.lrs, [0.1 * 0.9 ** (e + 1) for e in range(5)], rtol=1e-12)
+
+
+def test_learning_rate_scheduler_function_from_keras_docs():
+    def scheduler(epoch, lr):  # the example of Keras's LearningRateScheduler docstring
+        return lr if epoch < 2 else lr * np.exp(-0.1)
+
+    model = FakeModel(lr=0.1)
+    scheduler_callback = LearningRateScheduler(scheduler)
+    fit(model, [scheduler_callback], [{}] * 5)
+    np.testing.assert_allclose(model.lrs, [0.1, 0.1, 0.1 * np.exp(-0.1), 0.1 * np.exp(-0.2),
+                                           0.1 * np.exp(-0.3)], rtol=1e-12)
+    assert scheduler_callback.base_lr is None  # no base rate with a function
+
+
+def test_learning_rate_scheduler_function_sees_other_changes_to_lr():
+    model = FakeModel(lr=0.1)
+    seen = []
+    halve_after_epoch_1 = LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(model.optimizer, "lr", model.optimizer.lr / 2)
+        if epoch == 1 else None)
+    fit(model, [LearningRateScheduler(lambda epoch, lr: seen.append(lr) or lr),
+                halve_after_epoch_1], [{}] * 4)
+    assert seen == [0.1, 0.1, 0.05, 0.05] and model.lrs == seen
+
+
+def test_learning_rate_scheduler_with_a_base_rate_function():
+    """A function of (epoch, base_lr), wrapped in a LambdaSchedule, is a
+    Schedule: called with the base rate, not the current one."""
     model = FakeModel(lr=1.0)
-    fit(model, [LearningRateScheduler(lambda epoch, base_lr: base_lr / (epoch + 1))], [{}] * 4)
+    schedule = schedules.LambdaSchedule(lambda epoch, base_lr: base_lr / (epoch + 1))
+    fit(model, [LearningRateScheduler(schedule)], [{}] * 4)
     np.testing.assert_allclose(model.lrs, [1.0, 1 / 2, 1 / 3, 1 / 4])
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (-0.1, ValueError, "at epoch 1 must be >= 0, got -0.1"),
+    (np.nan, ValueError, "at epoch 1 must be finite"),
+    ("0.1", TypeError, "at epoch 1 must be a real number, got str"),
+    (None, TypeError, "at epoch 1 must be a real number, got NoneType"),
+    (True, TypeError, "at epoch 1 must be a real number, got bool"),
+])
+def test_learning_rate_scheduler_checks_what_a_function_returns(value, error, message):
+    model = FakeModel(lr=0.1)
+    scheduler = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else value)
+    with pytest.raises(error, match="the lr returned by the schedule function " + message):
+        fit(model, [scheduler], [{}] * 3)
+    assert model.optimizer.lr == 0.1  # left as it was
+
+
+def test_learning_rate_scheduler_function_in_a_real_fit():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 2))
+    model = fm.Sequential([fm.Dense(1)], input_dim=2, seed=0)
+    model.compile("mse", fm.optim.SGD(lr=0.1))
+    seen = []
+    model.fit(X, X.sum(1), epochs=3, verbose=0,
+              callbacks=[LearningRateScheduler(lambda epoch, lr: seen.append(lr) or lr * 0.9)])
+    np.testing.assert_allclose(seen, [0.1, 0.09, 0.081], rtol=1e-12)
+    assert model.optimizer.lr == pytest.approx(0.1 * 0.9 ** 3, rel=1e-12)
 
 
 def test_learning_rate_scheduler_base_lr_and_resuming():
@@ -335,8 +453,13 @@ def test_learning_rate_scheduler_base_lr_and_resuming():
 def test_learning_rate_scheduler_invalid_arguments():
     with pytest.raises(ValueError, match="each needs arguments"):
         LearningRateScheduler("step")
-    with pytest.raises(TypeError, match="Schedule or a function"):
+    with pytest.raises(TypeError, match="Schedule or a function f\\(epoch, lr\\)"):
         LearningRateScheduler(0.1)
+    with pytest.raises(TypeError, match="pass an instance of StepDecay, not the class"):
+        LearningRateScheduler(schedules.StepDecay)
+    with pytest.raises(ValueError, match="base_lr is for a fastmlp.schedules.Schedule.*"
+                                         "LambdaSchedule"):
+        LearningRateScheduler(lambda epoch, lr: lr, base_lr=0.1)
     with pytest.raises(ValueError, match="base_lr must be finite"):
         LearningRateScheduler(schedules.ExponentialDecay(0.9), base_lr=np.nan)
     # refused here, not at the first epoch
@@ -362,7 +485,7 @@ def test_history():
 def test_monitoring_callbacks_show_their_settings():
     assert repr(EarlyStopping(patience=3, restore_best_weights=True)) == (
         "EarlyStopping(monitor='val_loss', min_delta=0.0, patience=3, mode='min', "
-        "baseline=None, restore_best_weights=True, start_from_epoch=0)")
+        "baseline=None, restore_best_weights=True, start_from_epoch=0, verbose=0)")
     assert repr(ReduceLROnPlateau(monitor="val_accuracy", factor=0.5)) == (
         "ReduceLROnPlateau(monitor='val_accuracy', factor=0.5, patience=10, mode='max', "
         "min_delta=0.0001, cooldown=0, min_lr=0.0, verbose=0)")

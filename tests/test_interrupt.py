@@ -65,3 +65,41 @@ def test_ctrl_c_stops_fit_and_keeps_a_usable_model(batch):
     assert result["outcome"] == "interrupted"
     assert result["finite"] and result["probabilities"]
     assert result["step"] > 0
+
+
+REDRAW_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np
+    import fastmlp as fm
+    from fastmlp import _progress
+
+    def ctrl_c(*args):  # as if Ctrl-C came while the progress line was redrawn
+        raise KeyboardInterrupt
+    _progress.ProgressLine.update = ctrl_c
+    rng = np.random.default_rng(0)
+    # an epoch of several seconds: the first redraw comes inside it
+    X = rng.standard_normal((400_000, 64), dtype=np.float32)
+    y = np.argmax(X @ rng.standard_normal((64, 5)), axis=1)
+    m = fm.Sequential([fm.Dense(256, activation="relu"), fm.Dense(5, activation="softmax")],
+                      input_dim=64, seed=0)
+    m.compile("cross_entropy", "adam")
+    try:
+        m.fit(X, y, epochs=10_000, batch_size=16, verbose=1)
+        outcome = "finished"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    m.fit(X[:100], y[:100], epochs=1, verbose=0)  # the model trains on
+    print(json.dumps({"outcome": outcome, "step": m._step}))
+""")
+
+
+def test_ctrl_c_during_the_progress_redraw():
+    """The interrupt lands in the waiting thread's redraw, not in its wait:
+    the fit must still stop the native loop before freeing its buffers (this
+    crashed the interpreter)."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
+    proc = subprocess.run([sys.executable, "-c", REDRAW_SCRIPT], capture_output=True, text=True,
+                          cwd=HERE, env=dict(os.environ, PYTHONPATH=package_root), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "interrupted" and result["step"] > 0

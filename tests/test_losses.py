@@ -302,3 +302,27 @@ def test_target_rows_must_not_be_negative_or_all_zero(loss, rows, message):
     model = identity_model("softmax", 3, "float64", loss)
     with pytest.raises(ValueError, match=message):
         model.evaluate(np.zeros((len(rows), 3)), np.array(rows))
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "kl_divergence"])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.float32, np.float64])
+def test_class_labels_in_a_column(loss, dtype):
+    """Labels shaped (rows, 1), as Keras's sparse cross-entropy takes them, are
+    the same as (rows,): one column for 3 outputs can only hold labels."""
+    rng = np.random.default_rng(13)
+    z = rng.standard_normal((9, 3))
+    labels = rng.integers(0, 3, 9)
+    model = identity_model("softmax", 3, "float64", loss, metrics=["accuracy"])
+    assert model.evaluate(z, labels[:, None].astype(dtype)) == model.evaluate(z, labels)
+    with pytest.raises(ValueError, match=re.escape("class labels must be in [0, 3)")):
+        model.evaluate(z[:2], np.array([[0], [3]], dtype=dtype))
+
+
+@pytest.mark.parametrize("column", [[[0.0], [0.5]], [[1.0], [np.nan]], [[0.2], [0.8]]],
+                         ids=["fraction", "nan", "probabilities"])
+def test_a_column_of_non_integers_is_refused(column):
+    model = identity_model("softmax", 3, "float64", "cross_entropy")
+    expected = ("y has shape (2, 1) with non-integer values; for 3 outputs pass integer class "
+                "labels, shaped (2,) or (2, 1), or class probability rows, shaped (2, 3)")
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        model.evaluate(np.zeros((2, 3)), np.array(column))

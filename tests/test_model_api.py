@@ -410,6 +410,61 @@ def test_verbose_fit_prints_progress(capsys):
     assert "loss" in out.out + out.err
 
 
+def test_fits_of_one_epoch_draw_like_one_fit_of_many():
+    """Shuffling and dropout are keyed by the step count: a loop of fit(epochs=1)
+    gets fresh draws each time, the same as one fit(epochs=3)."""
+    X, y = _classification()
+    looped, once = _classifier(dropout=0.5), _classifier(dropout=0.5)
+    losses = [looped.fit(X, y, epochs=1, batch_size=8, verbose=0).history["loss"][0]
+              for _ in range(3)]
+    assert once.fit(X, y, epochs=3, batch_size=8, verbose=0).history["loss"] == losses
+    assert _same(looped.get_weights(), once.get_weights())
+
+
+def test_history_and_the_epoch_line_show_what_callbacks_add(capsys):
+    X, y = _classification()
+    model = _classifier()
+    seen = []
+
+    def add_metric(epoch, logs):
+        logs["custom"] = 0.25
+        seen.append(model.history is not None)
+
+    hist = model.fit(X, y, epochs=2, verbose=2,
+                     callbacks=[callbacks.LambdaCallback(on_epoch_end=add_metric)])
+    assert hist.history["custom"] == [0.25, 0.25] and seen == [True, True]
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("custom: 0.2500" in line for line in lines)
+    assert "\r" not in "".join(lines)  # verbose=2: no live line
+
+
+def test_evaluate_and_predict_take_keras_verbose(capsys):
+    X, y = _classification()
+    model = _classifier()
+    logs = model.evaluate(X, y, verbose=0)
+    model.predict(X, verbose=0)
+    assert capsys.readouterr().out == ""
+    model.evaluate(X, y, verbose=1)
+    model.predict(X, verbose="auto")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"loss: {logs['loss']:.4f} - accuracy: {logs['accuracy']:.4f}"
+    assert out[1].startswith(f"predict: {len(X)} rows - ")
+
+
+@pytest.mark.parametrize("rows, split, held", [(10, 0.25, 3), (50, 0.01, 1), (48, 0.3, 15)])
+def test_validation_split_holds_out_what_keras_does(rows, split, held):
+    """Keras trains on floor(rows * (1 - split)) rows and validates on the rest."""
+    X, y = _classification()
+    seen = {}
+    model = _classifier()
+    model.fit(X[:rows], y[:rows], epochs=1, batch_size=rows, validation_split=split, verbose=0,
+              callbacks=[callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.update(logs))])
+    reference = _classifier()
+    reference.set_weights(model.get_weights())
+    assert seen["val_loss"] == pytest.approx(
+        reference.evaluate(X[rows - held:rows], y[rows - held:rows])["loss"], rel=1e-6)
+
+
 # ---- divergence ------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -365,6 +365,14 @@ ERROR_CASES += [
     ("fit_callbacks_a_number", lambda: _call("fit", callbacks=5), TypeError,
      r"callbacks must be a list of Callback objects, got int"),
     ("fit_shuffle_not_a_bool", lambda: _call("fit", shuffle="batch"), TypeError, r"shuffle"),
+    # Keras's split: floor(1 * 0.5) = 0 rows train, as Keras refuses
+    ("fit_one_row_with_split", lambda: _call("fit", x=X[:1], y=Y[:1], validation_split=0.5),
+     ValueError, r"no training rows left"),
+    ("fit_split_too_small_to_hold_out_a_row", lambda: _call(
+        "fit", validation_split=1e-17), ValueError, r"holds out no row"),
+    ("fit_verbose_unknown", lambda: _call("fit", verbose=3), ValueError, r"verbose must be"),
+    ("predict_verbose_str", lambda: _call("predict", verbose="silent"), ValueError,
+     r"verbose must be"),
     ("fit_split_and_validation_data", lambda: _call(
         "fit", validation_split=0.2, validation_data=(X, Y)), ValueError, r"not both"),
     ("fit_split_invalid_beside_validation_data", lambda: _call(
@@ -398,8 +406,6 @@ def _copy_of_a_layer_in_use():
 
 
 VALID_CASES = [
-    # 1 row, validation_split=0.5: int(0.5) = 0 rows held out
-    ("fit_one_row_with_split", lambda: _call("fit", x=X[:1], y=Y[:1], validation_split=0.5)),
     ("fit_batch_larger_than_data", lambda: _call("fit", batch_size=10 ** 6)),
     ("predict_batch_of_one", lambda: _call("predict", batch_size=1)),
     ("fit_zero_epochs", lambda: _call("fit", epochs=0)),

@@ -165,7 +165,7 @@ def test_validation_split_trains_on_the_first_rows_only():
     model = fm.Sequential(_mlp(), input_dim=FEATURES, dtype="float64", seed=8)
     model.compile(loss="cross_entropy", optimizer=fm.optim.SGD(lr=0.2))
     net = ref.from_model(model)
-    held = int(ROWS * 0.3)
+    held = ROWS - int(ROWS * 0.7)  # Keras's split: floor(n (1 - split)) rows train
     ref.train(net, X[:-held], ref.one_hot(y[:-held], 3), "cross_entropy", ref.SGD(lr=0.2), 4,
               epochs=2)
     hist = model.fit(X, y, epochs=2, batch_size=4, shuffle=False, validation_split=0.3,

@@ -21,7 +21,7 @@
  * reports a GEMM that could not get its own. */
 typedef struct {
     void (*train_epoch)(fm_net *net, fm_trainer *t, const void *x, const void *targets,
-                        const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long epoch,
+                        const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long key,
                         int shuffle, volatile const int *stop, volatile fm_epoch_stats *stats);
     void (*evaluate)(const fm_net *net, fm_trainer *t, const void *x, const void *targets,
                      const void *row_weights, ptrdiff_t n, ptrdiff_t batch,

@@ -107,13 +107,13 @@ typedef struct { ptrdiff_t r0, r1, c0, c1; } param_part;
 
 /* The engine's entry points: each picks its float or double instantiation. */
 static void train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,
-                        const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long epoch,
+                        const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long key,
                         int shuffle, volatile const int *stop, volatile fm_epoch_stats *stats)
 {
     if (net->is_double)
-        d_train_epoch(net, t, x, targets, row_weights, n, batch, epoch, shuffle, stop, stats);
+        d_train_epoch(net, t, x, targets, row_weights, n, batch, key, shuffle, stop, stats);
     else
-        s_train_epoch(net, t, x, targets, row_weights, n, batch, epoch, shuffle, stop, stats);
+        s_train_epoch(net, t, x, targets, row_weights, n, batch, key, shuffle, stop, stats);
 }
 
 static void evaluate(const fm_net *net, fm_trainer *t, const void *x, const void *targets,

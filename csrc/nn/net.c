@@ -104,14 +104,14 @@ static const fm_engine *engine(void)
 }
 
 void fm_train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,
-                    const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long epoch,
+                    const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long key,
                     int shuffle, volatile const int *stop, volatile fm_epoch_stats *stats)
 {
     stats->loss_sum = stats->correct = 0;
     stats->rows = stats->batches = stats->bad_batch = 0;
     stats->status = FM_OK;
     t->out_of_memory = 0;
-    engine()->train_epoch(net, t, x, targets, row_weights, n, batch, epoch, shuffle, stop, stats);
+    engine()->train_epoch(net, t, x, targets, row_weights, n, batch, key, shuffle, stop, stats);
 }
 
 int fm_evaluate(const fm_net *net, const void *x, const void *targets, const void *row_weights,

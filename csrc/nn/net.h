@@ -93,13 +93,16 @@ enum { FM_OK = 0, FM_DIVERGED = 1, FM_INTERRUPTED = 2, FM_NO_MEMORY = 3 };
 
 /* One epoch of mini-batch training over x (n x in) and targets t (n x out),
  * optional per-row weights w (NULL: all 1). Rows are visited in an order
- * shuffled by (seed, epoch) when `shuffle`; dropout masks are keyed by
- * (seed, epoch, batch, element). A batch whose loss or gradients are not
+ * shuffled by (seed, key) when `shuffle`; dropout masks are keyed by
+ * (seed, key, batch, element). The caller picks a key per epoch that no other
+ * epoch of the network uses (fastmlp: the optimizer's step count at the
+ * epoch's start, so that one fit of n epochs and n fits of one epoch draw
+ * alike). A batch whose loss or gradients are not
  * finite stops the epoch before any parameter changes (FM_DIVERGED).
  * `stop` is polled between batches: non-zero ends the epoch (FM_INTERRUPTED).
  * `stats` is updated after every batch, so another thread may watch it. */
 void fm_train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,
-                    const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long epoch,
+                    const void *row_weights, ptrdiff_t n, ptrdiff_t batch, long key,
                     int shuffle, volatile const int *stop, volatile fm_epoch_stats *stats);
 
 /* Loss and accuracy counts of the network in inference mode (no dropout).

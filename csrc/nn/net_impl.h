@@ -14,7 +14,7 @@ static FM_P(rows_fn) FM_P(activation_fn)(const fm_layer *L)
 /* Rows [lo, hi) of a batch through the layers; x and the returned output
  * are the batch's first rows. */
 static const FM_T *FM_P(forward)(const fm_net *net, fm_trainer *t, const FM_T *x,
-                                 ptrdiff_t lo, ptrdiff_t hi, fm_forward_mode mode, long epoch,
+                                 ptrdiff_t lo, ptrdiff_t hi, fm_forward_mode mode, long key,
                                  ptrdiff_t batch)
 {
     const FM_T *in = x;
@@ -38,7 +38,7 @@ static const FM_T *FM_P(forward)(const fm_net *net, fm_trainer *t, const FM_T *x
             FM_P(over_rows)(&(FM_P(rows_args)){
                 .fn = FM_P(dropout), .lo = lo, .hi = hi, .cols = L->out, .in = in, .out = a,
                 .dz = t->mask[l], .rate = mode == FM_TRAIN ? L->rate : 0, .seed = net->seed,
-                .stream = fm_stream_dropout((uint64_t)epoch, (uint64_t)batch, (uint64_t)l)});
+                .stream = fm_stream_dropout((uint64_t)key, (uint64_t)batch, (uint64_t)l)});
             in = a;
             break;
         }
@@ -98,10 +98,10 @@ static double FM_P(rows_loss)(const fm_net *net, fm_trainer *t, ptrdiff_t rows, 
 /* The rows [lo, hi) of a batch of `rows` gathered in t: the forward pass,
  * their losses, every layer's dz on them. Returns the rows counted correct. */
 static double FM_P(rows_gradients)(const fm_net *net, fm_trainer *t, ptrdiff_t rows,
-                                   ptrdiff_t lo, ptrdiff_t hi, fm_forward_mode mode, long epoch,
+                                   ptrdiff_t lo, ptrdiff_t hi, fm_forward_mode mode, long key,
                                    ptrdiff_t batch)
 {
-    const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, mode, epoch, batch);
+    const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, mode, key, batch);
     const double correct = FM_P(rows_loss)(net, t, rows, lo, hi, out);
     FM_P(backprop)(net, t, lo, hi, FM_P(loss_is_fused)(net->loss));
     return correct;
@@ -259,7 +259,7 @@ typedef struct {
     fm_trainer *t;
     const FM_T *x, *targets, *weights;
     ptrdiff_t n, batch;
-    long epoch;
+    long key;
     volatile const int *stop;
     volatile fm_epoch_stats *stats;
     FM_P(part_report) *reports; /* one per thread */
@@ -279,7 +279,7 @@ static void FM_P(train_part)(const void *args)
         ptrdiff_t lo, hi;
         FM_GEMM_ROW_RANGE(rows, me, parts, &lo, &hi);
         FM_P(gather)(t, net, e->x, e->targets, e->weights, t->order, start, lo, hi);
-        const double correct = FM_P(rows_gradients)(net, t, rows, lo, hi, FM_TRAIN, e->epoch, b);
+        const double correct = FM_P(rows_gradients)(net, t, rows, lo, hi, FM_TRAIN, e->key, b);
         fm_barrier(); /* A */
         mine->correct = correct;
         mine->grad_bad = !FM_P(param_gradients)(net, t, t->x, rows, me, parts);
@@ -363,16 +363,16 @@ static int FM_P(team_size)(const fm_net *net, ptrdiff_t batch)
 }
 
 static void FM_P(train_epoch)(fm_net *net, fm_trainer *t, const FM_T *x, const FM_T *targets,
-                              const FM_T *weights, ptrdiff_t n, ptrdiff_t batch, long epoch,
+                              const FM_T *weights, ptrdiff_t n, ptrdiff_t batch, long key,
                               int shuffle, volatile const int *stop,
                               volatile fm_epoch_stats *stats)
 {
     ptrdiff_t *order = t->order;
     for (ptrdiff_t i = 0; i < n; ++i)
         order[i] = i;
-    if (shuffle) /* Fisher-Yates, the i-th swap keyed by (seed, epoch, i) */
+    if (shuffle) /* Fisher-Yates, the i-th swap keyed by (seed, key, i) */
         for (ptrdiff_t i = n - 1; i > 0; --i) {
-            const uint64_t r = fm_rand_bits(net->seed, fm_stream_shuffle((uint64_t)epoch),
+            const uint64_t r = fm_rand_bits(net->seed, fm_stream_shuffle((uint64_t)key),
                                             (uint64_t)i);
             const ptrdiff_t j = (ptrdiff_t)(r % (uint64_t)(i + 1)), tmp = order[i];
             order[i] = order[j], order[j] = tmp;
@@ -384,7 +384,7 @@ static void FM_P(train_epoch)(fm_net *net, fm_trainer *t, const FM_T *x, const F
     t->has_weights = weights != NULL;
     const int threads = FM_P(team_size)(net, n < batch ? n : batch);
     FM_P(part_report) reports[threads];
-    FM_P(epoch_team) team = {net, t, x, targets, weights, n, batch, epoch, stop, stats,
+    FM_P(epoch_team) team = {net, t, x, targets, weights, n, batch, key, stop, stats,
                              reports, 0, 0};
     fm_parallel(FM_P(train_part), &team, threads);
 }

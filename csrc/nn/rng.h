@@ -28,10 +28,11 @@ static inline double fm_rand_uniform(uint64_t seed, uint64_t stream, uint64_t co
 }
 
 /* Streams: what a draw is for, so different uses never share numbers. */
-static inline uint64_t fm_stream_shuffle(uint64_t epoch) { return epoch << 1; }
-static inline uint64_t fm_stream_dropout(uint64_t epoch, uint64_t batch, uint64_t layer)
+/* `key` is the epoch's (fm_train_epoch); distinct below 2**31. */
+static inline uint64_t fm_stream_shuffle(uint64_t key) { return key << 1; }
+static inline uint64_t fm_stream_dropout(uint64_t key, uint64_t batch, uint64_t layer)
 {
-    return (((epoch << 24) ^ batch) << 8 ^ layer) << 1 | 1;
+    return (((key << 24) ^ batch) << 8 ^ layer) << 1 | 1;
 }
 
 #endif

@@ -19,7 +19,7 @@ struct fm_trainer {
 };
 
 /* How a forward pass treats dropout: off (inference), on (training, masks
- * keyed by epoch and batch), or kept as a layer with an all-ones mask (exact
+ * keyed by the epoch's key and batch), or kept as a layer with an all-ones mask (exact
  * gradients for checking). The last two keep every layer's output in a[]. */
 typedef enum { FM_INFER, FM_TRAIN, FM_TRAIN_NO_DROPOUT } fm_forward_mode;
 
