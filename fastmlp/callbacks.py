@@ -347,7 +347,7 @@ class ModelCheckpoint(_MonitorCallback):
     save_freq: only "epoch" (batches run in C, without callbacks).
 
     A checkpoint holds the optimizer state and step count, and the random
-    streams depend only on the seed and the epoch, so
+    streams depend only on the seed and the step count, so
     ``fm.load(path).fit(..., epochs=n, initial_epoch=e)`` with the checkpoint
     of epoch e (1-based) continues as if never interrupted.
 

@@ -177,7 +177,7 @@ def test_best_checkpoint_is_the_best_epoch(tmp_path):
 ])
 @pytest.mark.parametrize("resume_after", [1, 3])
 def test_resume_from_checkpoint_is_bitwise_equal(tmp_path, dtype, optimizer, resume_after):
-    """Shuffling and dropout draw from (seed, epoch, batch), and the
+    """Shuffling and dropout draw from (seed, step count, batch), and the
     checkpoint holds the optimizer state and step: fit(initial_epoch=e) on the
     checkpoint of epoch e (1-based) continues the run exactly."""
     X, y = _data()
