@@ -197,8 +197,9 @@ class Sequential:
         self._require_built()
         return sum(w.size for layer in self.layers for w in layer.weights)
 
-    def summary(self):
-        """Print and return a table of the layers, output widths and parameters."""
+    def summary(self, print_fn=print):
+        """Print a table of the layers, output widths and parameters, through
+        `print_fn` (Keras's argument: e.g. a logger's info, or list.append)."""
         self._require_built()
         rows = [("layer", "output", "params")]
         for i, layer in enumerate(self.layers):
@@ -211,8 +212,7 @@ class Sequential:
         rule = "-" * len(lines[0])
         text = "\n".join([lines[0], rule, *lines[1:], rule,
                           f"total params: {self.count_params()}  dtype: {self.dtype}"])
-        print(text)
-        return text
+        print_fn(text)
 
     def get_weights(self):
         """Copies of the parameters: [W1 (in, out), b1 (out,), W2, b2, ...]."""
