@@ -300,17 +300,10 @@ class LearningRateScheduler(Callback):
     """
 
     def __init__(self, schedule, base_lr=None):
-        if isinstance(schedule, str):
-            raise ValueError(
-                f"schedules are not looked up by name ({schedule!r}): each needs arguments; "
-                "pass a fastmlp.schedules.Schedule such as StepDecay(step_size=10) or "
-                "a function f(epoch, lr) -> new_lr")
-        if isinstance(schedule, type) and issubclass(schedule, schedules.Schedule):
-            raise TypeError(f"pass an instance of {schedule.__name__}, not the class")
-        if not callable(schedule):
-            raise TypeError("schedule must be a fastmlp.schedules.Schedule or a function "
-                            f"f(epoch, lr) -> new_lr, got {type(schedule).__name__}")
-        self._keras_function = not isinstance(schedule, schedules.Schedule)
+        self._keras_function = callable(schedule) and not isinstance(
+            schedule, (schedules.Schedule, type))
+        if not self._keras_function:  # a Schedule, or the error schedules.get gives
+            schedule = schedules.get(schedule, function="f(epoch, lr) -> new_lr")
         if self._keras_function and base_lr is not None:
             raise ValueError(
                 "base_lr is for a fastmlp.schedules.Schedule; a function is called as "

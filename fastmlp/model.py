@@ -85,7 +85,8 @@ def _settle(worker, net):
 
 
 def _epoch(name, value):
-    """An epoch count or number: the C loop counts epochs in a C long."""
+    """An epoch count or number, below 2**31: no fit runs more, so a larger
+    one can only be a mistake."""
     value = _count(name, value, 0)
     if value >= 2**31:
         raise ValueError(f"{name} must be < 2**31, got {value}")
@@ -93,11 +94,11 @@ def _epoch(name, value):
 
 
 class _Snapshot:
-    """Copies of some arrays, taken and restored in place."""
+    """Copies of some arrays, taken (before any restore) and restored in place."""
 
     def __init__(self, arrays):
         self.arrays = arrays
-        self.copies = [a.copy() for a in arrays]
+        self.copies = [np.empty_like(a) for a in arrays]
 
     def take(self):
         for a, copy in zip(self.arrays, self.copies):
@@ -596,7 +597,7 @@ class Sequential:
         Raises FloatingPointError when an output is not finite. verbose (as
         in fit): print the rows and the time taken."""
         verbose = _verbosity(verbose)
-        start = time.perf_counter()
+        start = time.perf_counter() if verbose else None
         out = None
         if batch_size is None and self._inference_net is not None:
             # None unless X needed no conversion and holds no NaN or inf
@@ -638,8 +639,7 @@ class Sequential:
         self._fitting = threading.Lock()
         for layer in self.layers:
             layer.attach(self)
-        # Unpickled arrays have NumPy's alignment; give the kernels the model's own.
-        for layer in self.layers:
+            # Unpickled arrays have NumPy's alignment; give the kernels the model's own.
             if layer.weights:
                 layer.weights = [_aligned.copy(w) for w in layer.weights]
         if self._optimizer_state is not None:

@@ -151,21 +151,21 @@ class LambdaSchedule(Schedule):
         return {"fn": self.fn}
 
 
-def get(identifier):
+def get(identifier, function="f(epoch, base_lr) -> lr"):
     """A Schedule from an instance (returned as is) or a function
     ``f(epoch, base_lr) -> lr`` (wrapped in a LambdaSchedule). Names are not
-    accepted, since every schedule needs an argument."""
+    accepted, since every schedule needs an argument. `function`: how the
+    errors name the function a caller takes."""
     if isinstance(identifier, Schedule):
         return identifier
     if isinstance(identifier, str):
         raise ValueError(
             f"schedules are not looked up by name ({identifier!r}): each needs arguments; "
             "pass an instance such as StepDecay(step_size=10), ExponentialDecay(gamma=0.95), "
-            "InverseTimeDecay(decay_rate=0.5) or CosineDecay(T_max=epochs), "
-            "or a function f(epoch, base_lr) -> lr")
+            f"InverseTimeDecay(decay_rate=0.5) or CosineDecay(T_max=epochs), or {function}")
     if isinstance(identifier, type) and issubclass(identifier, Schedule):
         raise TypeError(f"pass an instance of {identifier.__name__}, not the class")
     if callable(identifier):
         return LambdaSchedule(identifier)
-    raise TypeError("schedule must be a Schedule or a function f(epoch, base_lr) -> lr, got "
+    raise TypeError(f"schedule must be a Schedule or a function {function}, got "
                     f"{type(identifier).__name__}")
