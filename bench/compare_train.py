@@ -11,6 +11,12 @@ way (NumPy, from each model's predictions) after the last round; PyTorch
 starts from fastmlp's initial weights, scikit-learn from its own. All
 libraries are pinned to the same thread count (threadpoolctl, torch,
 fastmlp).
+
+Each round also times OpenBLAS on a 2048^3 float32 product (numpy.matmul),
+the machine's large-GEMM rate, and the table gives fastmlp's epoch as a
+share of it: the epoch's matrix products (forward, dW, and dX for every
+layer but the first) in GFLOP/s against that rate, the median over rounds.
+Where a ratio goal is beyond the machine, that share is the figure to show.
 """
 import argparse
 import statistics
@@ -22,8 +28,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastmlp as fm
+from timing import per_call
 
 SETTLE_S = 0.2  # idle thread pools of the previous library stop spinning
+RATE_SIZE = 2048  # float32 n x n x n by OpenBLAS: the machine's large-GEMM rate
 
 
 @dataclass
@@ -39,6 +47,13 @@ class Workload:
     @property
     def regression(self):
         return self.outputs == 1
+
+    @property
+    def epoch_flop(self):
+        """The floating-point operations of an epoch's matrix products."""
+        widths = (self.features, *self.hidden, self.outputs)
+        products = [a * b for a, b in zip(widths, widths[1:])]
+        return 2 * self.rows * (2 * sum(products) + sum(products[1:]))
 
     def data(self, seed=0):
         """X standard normal; labels argmax(X R), or y = tanh(X w)."""
@@ -158,9 +173,21 @@ class SkLearn:
         return self.model.predict_proba(self.X)
 
 
+def gemm_rate():
+    """OpenBLAS's FLOP/s on a RATE_SIZE^3 float32 product, after a pause."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((RATE_SIZE, RATE_SIZE), dtype=np.float32) for _ in range(2))
+    out = np.empty_like(a)
+    time.sleep(SETTLE_S)
+    return 2 * RATE_SIZE**3 / per_call(lambda: np.matmul(a, b, out=out), min_time=0.1)
+
+
 def run(w, libraries, rounds, threads):
+    """({library: median s/epoch}, {library: final loss}, median share of
+    the large-GEMM rate that fastmlp's epoch reaches)."""
     X, y = w.data()
     times = {lib.name: [] for lib in libraries}
+    shares = []
     ours = FastMLP(w, X, y)
     start = ours.model.get_weights()
     models = [ours] + [lib(w, X, y, start) for lib in libraries if lib is not FastMLP]
@@ -180,8 +207,9 @@ def run(w, libraries, rounds, threads):
                 times[model.name].append(time.perf_counter() - start)
                 print(f"  {w.name} round {r + 1}/{rounds} {model.name}: "
                       f"{times[model.name][-1]:.3f} s", file=sys.stderr)
+            shares.append(w.epoch_flop / times["fastmlp"][-1] / gemm_rate())
         losses = {model.name: final_loss(w, y, model.outputs()) for model in models}
-    return {name: statistics.median(t) for name, t in times.items()}, losses
+    return {name: statistics.median(t) for name, t in times.items()}, losses, statistics.median(shares)
 
 
 def main():
@@ -207,16 +235,17 @@ def main():
     print("\n")
 
     header = ["workload", "net", "batch", "fastmlp s/epoch", "pytorch s/epoch", "vs pytorch",
-              "goal", "sklearn s/epoch", "vs sklearn", "final loss fm / torch / sk"]
+              "goal", "fastmlp % rate", "sklearn s/epoch", "vs sklearn",
+              "final loss fm / torch / sk"]
     rows = []
     for name in args.workloads:
         w = WORKLOADS[name]
-        med, losses = run(w, libraries, args.rounds, args.threads)
+        med, losses, share = run(w, libraries, args.rounds, args.threads)
         sk = med.get("sklearn")
         rows.append([
             f"{w.name} {w.rows}x{w.features}", "-".join(map(str, (w.features, *w.hidden, w.outputs))),
             str(w.batch), f"{med['fastmlp']:.3f}", f"{med['pytorch']:.3f}",
-            f"{med['pytorch'] / med['fastmlp']:.1f}x", f">={w.goal}x",
+            f"{med['pytorch'] / med['fastmlp']:.1f}x", f">={w.goal}x", f"{100 * share:.0f}%",
             f"{sk:.3f}" if sk else "-", f"{sk / med['fastmlp']:.1f}x" if sk else "-",
             " / ".join(f"{losses[k]:.4f}" for k in ("fastmlp", "pytorch", "sklearn") if k in losses),
         ])
@@ -229,6 +258,8 @@ def main():
         widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
         for row in [header, *rows]:
             print("  ".join(cell.ljust(wd) for cell, wd in zip(row, widths)))
+    print(f"\n% rate: the GFLOP/s of fastmlp's epoch (its matrix products) as a share of "
+          f"OpenBLAS's on a {RATE_SIZE}^3 float32 product, timed in every round; median.")
 
 
 if __name__ == "__main__":

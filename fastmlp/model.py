@@ -60,6 +60,8 @@ def _with_threads(threads, fn, *args):
 def _verbosity(verbose):
     """Keras's levels: 0 silent, 1 a live progress line, 2 one line per
     epoch; "auto" is 1."""
+    if type(verbose) is int and 0 <= verbose <= 2:  # the common case, cheaply (predict of a row)
+        return verbose
     if verbose == "auto":
         return 1
     if not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
