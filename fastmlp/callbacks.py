@@ -189,14 +189,14 @@ class EarlyStopping(_MonitorCallback):
         current = self._monitored(logs)
         if current is None or epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_weights is None:
-            self._keep_weights(epoch)  # best so far, whatever its value
         self.wait += 1
-        if self._improves(current, self.best):
+        improves = self._improves(current, self.best)
+        # The first monitored epoch's weights are the best so far, whatever its value.
+        if self.restore_best_weights and (improves or self.best_weights is None):
+            self._keep_weights(epoch)
+        if improves:
             self.best = current
             self.best_epoch = epoch
-            if self.restore_best_weights:
-                self._keep_weights(epoch)
             if self.baseline is None or self._improves(current, self.baseline):
                 self.wait = 0
             return
