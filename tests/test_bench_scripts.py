@@ -1,0 +1,36 @@
+"""The stand-alone bench scripts run and parse their arguments: a smoke test
+on tiny inputs, each in a subprocess as a user would start it. (Their timings
+are not checked: performance is shown by the scripts, never by tests.)"""
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import fastmlp
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
+
+
+def run_script(name, *args):
+    # The installed (or in-place built) package, wherever the script runs from.
+    package_root = pathlib.Path(fastmlp.__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(package_root))
+    return subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_gemm_sweep_times_each_shape_on_its_threads():
+    done = run_script("gemm_sweep.py", "8x16x24@1", "8x16x24:TN@2", "5x7x3:NT", "--rounds", "1",
+                      "--threads", "3")
+    assert done.returncode == 0, done.stderr
+    rows = re.findall(r"^\s+(\d+x\d+x\d+) (NN|TN|NT|TT) @(\d+)\s+[\d.]+ us\s+[\d.]+ GFLOP/s$",
+                      done.stdout, re.MULTILINE)
+    assert rows == [("8x16x24", "NN", "1"), ("8x16x24", "TN", "2"), ("5x7x3", "NT", "3")]
+
+
+def test_gemm_sweep_rejects_a_malformed_shape():
+    for spec in ("8x8", "8x8x8:XY", "8x8x8@0", "8x8x8@two"):
+        done = run_script("gemm_sweep.py", spec, "--rounds", "1")
+        assert done.returncode == 2, spec
+        assert "a shape is MxKxN" in done.stderr, spec
