@@ -3,10 +3,13 @@
 #include "fastmlp.h"
 #include "threads.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #include <sched.h>
-#include <stdatomic.h>
 #endif
 
 static int fixed_threads; /* 0: follow OpenMP */
@@ -16,19 +19,38 @@ static int fixed_threads; /* 0: follow OpenMP */
  * while non-zero the thread works alone (threads.h). */
 static _Thread_local int alone;
 
-/* The barrier of a team fm_parallel started: `arrived` threads are waiting
- * in round `round`. Ours rather than `omp barrier` because libgomp lets a
- * waiting thread spin only briefly (100 spins) before it sleeps in the
- * kernel once the process has more OpenMP threads than CPUs, which a fit on
- * its worker thread beside a predict on the main thread already gives: a
- * training batch, whose barriers are microseconds apart, then pays a sleep
- * and a wake-up at each of them. */
+/* What the threads of a team fm_parallel started share.
+ * The barrier: `arrived` threads are waiting in round `round`. Ours rather
+ * than `omp barrier` because libgomp lets a waiting thread spin only briefly
+ * (100 spins) before it sleeps in the kernel once the process has more
+ * OpenMP threads than CPUs, which a fit on its worker thread beside a
+ * predict on the main thread already gives: a training batch, whose barriers
+ * are microseconds apart, then pays a sleep and a wake-up at each of them.
+ * The claims: thread t's unclaimed items of the current fm_claim_start, as
+ * first << 32 | end, so that one compare-and-swap takes an item from either
+ * end; each in a cache line of its own, as its owner updates it often. */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t items;
+} claims_line;
+
 typedef struct {
     atomic_int arrived, round;
-} team_barrier;
+    claims_line *claims;
+} team_state;
 
-/* The barrier of the team this thread works in; NULL outside fm_parallel. */
-static _Thread_local team_barrier *team;
+/* The team this thread works in; NULL outside fm_parallel. */
+static _Thread_local team_state *team;
+#endif
+
+/* The unclaimed items of a thread working alone, as in team_state. */
+static _Thread_local uint64_t own_claims;
+
+#ifdef _OPENMP
+/* The team whose state this thread shares: NULL when it works alone. */
+static team_state *shared_team(void)
+{
+    return team && !alone ? team : NULL;
+}
 
 /* Spins before a waiting thread starts yielding its CPU (about 0.1 ms): long
  * enough for the imbalance of a batch's parts, short enough to hand the CPU
@@ -97,10 +119,13 @@ void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
         return;
     }
     if (threads > 1) {
-        team_barrier barrier = {0, 0};
+        claims_line claims[threads];
+        for (int t = 0; t < threads; ++t)
+            atomic_init(&claims[t].items, 0);
+        team_state state = {0, 0, claims};
 #pragma omp parallel num_threads(threads)
         {
-            team = &barrier;
+            team = &state;
             fn(args);
             team = NULL;
         }
@@ -120,7 +145,7 @@ static inline void cpu_relax(void)
 void fm_barrier(void)
 {
 #ifdef _OPENMP
-    team_barrier *const b = team;
+    team_state *const b = shared_team();
     const int size = b ? fm_team_size() : 1;
     if (size == 1)
         return;
@@ -168,4 +193,93 @@ void fm_share(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi)
     const int t = fm_thread_id(), nt = fm_team_size();
     *lo = count * t / nt;
     *hi = count * (t + 1) / nt;
+}
+
+static uint64_t claims_of(ptrdiff_t first, ptrdiff_t end)
+{
+    return (uint64_t)first << 32 | (uint64_t)end;
+}
+
+void fm_claim_start(ptrdiff_t count)
+{
+    ptrdiff_t lo, hi;
+    fm_share(count, &lo, &hi);
+#ifdef _OPENMP
+    team_state *const t = shared_team();
+    if (t) {
+        atomic_store(&t->claims[fm_thread_id()].items, claims_of(lo, hi));
+        return;
+    }
+#endif
+    own_claims = claims_of(lo, hi);
+}
+
+#ifdef _OPENMP
+/* Item `first` (from_front) or `end - 1` of *claims, or -1 when none is left. */
+static ptrdiff_t take(_Atomic uint64_t *claims, int from_front)
+{
+    uint64_t now = atomic_load(claims);
+    for (;;) {
+        const ptrdiff_t first = (ptrdiff_t)(now >> 32), end = (ptrdiff_t)(now & UINT32_MAX);
+        if (first >= end)
+            return -1;
+        const uint64_t after = from_front ? claims_of(first + 1, end) : claims_of(first, end - 1);
+        if (atomic_compare_exchange_weak(claims, &now, after))
+            return from_front ? first : end - 1;
+    }
+}
+#endif
+
+ptrdiff_t fm_claim_next(void)
+{
+#ifdef _OPENMP
+    team_state *const t = shared_team();
+    if (t) {
+        const int me = fm_thread_id(), size = fm_team_size();
+        ptrdiff_t item = take(&t->claims[me].items, 1);
+        for (int i = 1; item < 0 && i < size; ++i)
+            item = take(&t->claims[(me + i) % size].items, 0);
+        return item;
+    }
+#endif
+    const ptrdiff_t first = (ptrdiff_t)(own_claims >> 32), end = (ptrdiff_t)(own_claims & UINT32_MAX);
+    if (first >= end)
+        return -1;
+    own_claims = claims_of(first + 1, end);
+    return first;
+}
+
+/* For tests: which thread took each of `count` items claimed by a team of
+ * `threads`, in taker[0..count). With `idle_thread` >= 0, that thread starts
+ * claiming only once the others have taken every item (or after about a
+ * second, should the team have fewer threads), so all of its share is taken from
+ * its back by the others. */
+typedef struct {
+    ptrdiff_t count;
+    int idle_thread;
+    int *taker;
+    atomic_long taken;
+} claim_trace;
+
+static void claim_trace_part(const void *args)
+{
+    claim_trace *const c = (claim_trace *)args;
+    const int me = fm_thread_id();
+    fm_claim_start(c->count);
+    fm_barrier(); /* every share is out before anyone looks for one to take from */
+    if (me == c->idle_thread) {
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        while (atomic_load(&c->taken) < c->count && now.tv_sec - start.tv_sec < 1);
+    }
+    for (ptrdiff_t item; (item = fm_claim_next()) >= 0; atomic_fetch_add(&c->taken, 1))
+        c->taker[item] = me;
+}
+
+void fm_claim_trace(ptrdiff_t count, int threads, int idle_thread, int *taker)
+{
+    claim_trace trace = {count, idle_thread, taker, 0};
+    fm_parallel(claim_trace_part, &trace, threads);
 }

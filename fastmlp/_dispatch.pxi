@@ -49,6 +49,19 @@ def gemm_row_cuts(Py_ssize_t m, int parts, dtype):
     return cuts
 
 
+def claim_trace(Py_ssize_t count, int threads, int idle_thread=-1):
+    """[thread that took item i for i in range(count)] when a team of
+    `threads` claims `count` items (fm_claim_next); with idle_thread >= 0 that
+    thread starts only once the others have taken them all (for tests)."""
+    if count < 0 or threads < 1 or idle_thread >= threads:
+        raise ValueError("claim_trace: count >= 0, threads >= 1, idle_thread < threads")
+    taker = np.full(count, -1, dtype=np.intc)
+    cdef int[::1] view = taker
+    with nogil:
+        fm_claim_trace(count, threads, idle_thread, &view[0] if count else NULL)
+    return taker.tolist()
+
+
 def follow_threads(int n):
     """Make n (>= 1) this thread's OpenMP thread count, as the thread that
     hands it work has (threadpoolctl limits each thread separately)."""

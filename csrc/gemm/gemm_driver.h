@@ -106,6 +106,68 @@ static void FM_P(gemm_wide)(const void *args)
                      g->beta, g->c, g->cs_c, lo, hi, g->edge + g->edge_elems * fm_thread_id());
 }
 
+/* One (jc, pc, ic) step of the loop nest: a kc-deep slice of B's nc-column
+ * block jc against the row block of A whose first tile is first_tile. */
+typedef struct {
+    ptrdiff_t jc, nc, kc, first_tile;
+    FM_T beta;           /* the caller's for the first slice of k, then 1 */
+    const FM_T *a_slice; /* A from the slice's first column */
+    const FM_T *b_slice; /* B from the slice's first row and the block's first column */
+    int pack_panels;     /* own columns, first row block: each column packs its panel */
+} FM_P(gemm_step);
+
+/* Tiles [ir_lo, ir_hi) of the step's column panel jr. */
+static void FM_P(column_tiles)(const FM_P(gemm_args) *g, const FM_P(gemm_step) *s, ptrdiff_t jr,
+                               ptrdiff_t ir_lo, ptrdiff_t ir_hi, FM_T *edge_b)
+{
+    const FM_KERNEL_T *const kd = g->kd;
+    const fm_gemm_plan *const plan = &g->plan;
+    const int mr = kd->mr, nr = kd->nr;
+    const ptrdiff_t kc = s->kc, nb = s->nc - jr * nr < nr ? s->nc - jr * nr : nr;
+    const FM_T *bp;
+    ptrdiff_t rs_bp;
+    FM_T *pack_while_multiplying = NULL;
+    if (plan->pack_b) {
+        FM_T *const panel = g->b_packed + jr * nr * plan->kc;
+        bp = panel, rs_bp = nr;
+        if (s->pack_panels) {
+            /* The first tile packs the panel as it multiplies
+             * (pack_b_in_kernel), when it is a full one; or it is packed now. */
+            ptrdiff_t i0;
+            int mb;
+            fm_row_tile(g->m, mr, kd->min_rows, s->first_tile + ir_lo, &i0, &mb);
+            if (plan->pack_b_in_kernel && nb == nr && mb == mr)
+                pack_while_multiplying = panel;
+            else
+                kd->pack_b(kc, nb, s->b_slice + jr * nr * g->cs_b, g->rs_b, g->cs_b, panel);
+        }
+    } else if (nb < nr) {
+        kd->pack_b(kc, nb, s->b_slice + jr * nr, g->rs_b, 1, edge_b);
+        bp = edge_b, rs_bp = nr;
+    } else {
+        bp = s->b_slice + jr * nr, rs_bp = g->rs_b;
+    }
+    for (ptrdiff_t ir = ir_lo; ir < ir_hi; ++ir) {
+        ptrdiff_t i0; /* the tile's first row, and its rows */
+        int mb;
+        fm_row_tile(g->m, mr, kd->min_rows, s->first_tile + ir, &i0, &mb);
+        FM_T *const ct = g->c + i0 * g->rs_c + (s->jc + jr * nr) * g->cs_c;
+        const FM_T *const at = plan->pack_a ? g->a_packed + ir * mr * kc : s->a_slice + i0 * g->rs_a;
+        const ptrdiff_t rs_at = plan->pack_a ? 1 : g->rs_a;
+        const ptrdiff_t cs_at = plan->pack_a ? mr : g->cs_a;
+        if (pack_while_multiplying) {
+            kd->packing(kc, at, rs_at, cs_at, s->b_slice + jr * nr, g->rs_b, ct, g->rs_c, g->cs_c,
+                        nb, g->alpha, s->beta, pack_while_multiplying);
+            pack_while_multiplying = NULL;
+        } else if (plan->pack_a && plan->pack_b && mb == mr) {
+            kd->packed(kc, at, 1, mr, bp, nr, ct, g->rs_c, g->cs_c, nb, g->alpha, s->beta);
+        } else {
+            kd->rows[mb](kc, at, rs_at, cs_at, bp, rs_bp, ct, g->rs_c, g->cs_c, nb, g->alpha,
+                         s->beta);
+        }
+    }
+}
+
 /* The blocked loop nest (see the top of this file). */
 static void FM_P(gemm_blocked)(const void *args)
 {
@@ -114,113 +176,84 @@ static void FM_P(gemm_blocked)(const void *args)
     const fm_gemm_plan *plan = &g->plan;
     const int mr = kd->mr, nr = kd->nr;
     const ptrdiff_t m = g->m, n = g->n, k = g->k, rs_a = g->rs_a, cs_a = g->cs_a;
-    const ptrdiff_t rs_b = g->rs_b, cs_b = g->cs_b, rs_c = g->rs_c, cs_c = g->cs_c;
+    const ptrdiff_t rs_b = g->rs_b, cs_b = g->cs_b;
     FM_T *const edge_b = g->edge + g->edge_elems * fm_thread_id();
     const int own_columns = plan->own_columns;
+    /* With own columns, the panels of the current column block this thread took. */
+    const ptrdiff_t most_panels = ((n < kd->nc ? n : kd->nc) + nr - 1) / nr;
+    ptrdiff_t own_panels[own_columns ? most_panels : 1], n_own = 0;
 
     for (ptrdiff_t jc = 0; jc < n; jc += kd->nc) {
         const ptrdiff_t nc = n - jc < kd->nc ? n - jc : kd->nc;
         const ptrdiff_t n_jr = (nc + nr - 1) / nr;
         for (ptrdiff_t pc = 0; pc < k; pc += plan->kc) {
-            const ptrdiff_t kc = k - pc < plan->kc ? k - pc : plan->kc;
-            const FM_T beta_pc = pc == 0 ? g->beta : 1;
-            const FM_T *const b_slice = g->b + pc * rs_b + jc * cs_b;
-            /* This thread's share of the column panels: the ones it packs,
-             * and with own_columns also the only ones it multiplies. */
-            ptrdiff_t jr_lo, jr_hi, lo, hi;
-            fm_share(n_jr, &jr_lo, &jr_hi);
-            /* Packed panels sit plan->kc apart, however deep this slice: a
-             * thread with its own columns may pack the next slice while
-             * another still reads this one. Such a thread packs each panel
-             * when it first reaches it, below; shared panels are packed here,
-             * by all threads, before any is read. */
+            FM_P(gemm_step) step = {jc, nc, k - pc < plan->kc ? k - pc : plan->kc, 0,
+                                    pc == 0 ? g->beta : 1, g->a + pc * cs_a,
+                                    g->b + pc * rs_b + jc * cs_b, 0};
+            ptrdiff_t lo, hi;
             if (plan->pack_b && !own_columns) {
-                for (ptrdiff_t jr = jr_lo; jr < jr_hi; ++jr) {
+                /* Shared panels: all threads pack them before any is read. */
+                fm_share(n_jr, &lo, &hi);
+                for (ptrdiff_t jr = lo; jr < hi; ++jr) {
                     const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
-                    kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
+                    kd->pack_b(step.kc, nb, step.b_slice + jr * nr * cs_b, rs_b, cs_b,
                                g->b_packed + jr * nr * plan->kc);
                 }
                 fm_barrier();
             }
             for (ptrdiff_t ic = 0; ic < m; ic += plan->mc) {
                 const ptrdiff_t mc = m - ic < plan->mc ? m - ic : plan->mc;
-                const ptrdiff_t n_ir = (mc + mr - 1) / mr, first_tile = ic / mr;
-                const FM_T *const a_slice = g->a + pc * cs_a;
+                const ptrdiff_t n_ir = (mc + mr - 1) / mr;
+                step.first_tile = ic / mr;
+                step.pack_panels = own_columns && ic == 0;
                 if (plan->pack_a) {
                     fm_share(n_ir, &lo, &hi);
                     for (ptrdiff_t ir = lo; ir < hi; ++ir) {
                         ptrdiff_t i0; /* the tile's first row, and its rows */
                         int mb;
-                        fm_row_tile(m, mr, kd->min_rows, first_tile + ir, &i0, &mb);
-                        kd->pack_a(mb, kc, a_slice + i0 * rs_a, rs_a, cs_a,
-                                   g->a_packed + ir * mr * kc);
+                        fm_row_tile(m, mr, kd->min_rows, step.first_tile + ir, &i0, &mb);
+                        kd->pack_a(mb, step.kc, step.a_slice + i0 * rs_a, rs_a, cs_a,
+                                   g->a_packed + ir * mr * step.kc);
                     }
                     fm_barrier();
                 }
-                /* The tile grid, column of tiles by column of tiles, so a
-                 * thread reuses each B micro-panel down its column. */
-                if (own_columns)
-                    lo = jr_lo * n_ir, hi = jr_hi * n_ir;
-                else
+                if (!own_columns) {
+                    /* An even share of the tile grid, column after column. */
                     fm_share(n_jr * n_ir, &lo, &hi);
-                ptrdiff_t prepared_jr = -1;
-                const FM_T *bp = 0;
-                ptrdiff_t rs_bp = 0;
-                FM_T *pack_while_multiplying = NULL;
-                for (ptrdiff_t t = lo; t < hi; ++t) {
-                    const ptrdiff_t jr = t / n_ir, ir = t % n_ir;
-                    const ptrdiff_t nb = nc - jr * nr < nr ? nc - jr * nr : nr;
-                    ptrdiff_t i0;
-                    int mb;
-                    fm_row_tile(m, mr, kd->min_rows, first_tile + ir, &i0, &mb);
-                    FM_T *const ct = g->c + i0 * rs_c + (jc + jr * nr) * cs_c;
-                    if (jr != prepared_jr) {
-                        prepared_jr = jr;
-                        if (plan->pack_b) {
-                            FM_T *const panel = g->b_packed + jr * nr * plan->kc;
-                            bp = panel, rs_bp = nr;
-                            /* An own panel, reached for the first time: the
-                             * column's first tile packs it as it multiplies
-                             * (pack_b_in_kernel), or it is packed now. */
-                            if (own_columns && ic == 0) {
-                                if (plan->pack_b_in_kernel && nb == nr && mb == mr)
-                                    pack_while_multiplying = panel;
-                                else
-                                    kd->pack_b(kc, nb, b_slice + jr * nr * cs_b, rs_b, cs_b,
-                                               panel);
-                            }
-                        } else if (nb < nr) {
-                            kd->pack_b(kc, nb, b_slice + jr * nr, rs_b, 1, edge_b);
-                            bp = edge_b, rs_bp = nr;
-                        } else {
-                            bp = b_slice + jr * nr, rs_bp = rs_b;
-                        }
+                    for (ptrdiff_t t = lo; t < hi;) {
+                        const ptrdiff_t jr = t / n_ir;
+                        const ptrdiff_t ir_hi = hi - jr * n_ir < n_ir ? hi - jr * n_ir : n_ir;
+                        FM_P(column_tiles)(g, &step, jr, t % n_ir, ir_hi, edge_b);
+                        t = jr * n_ir + ir_hi;
                     }
-                    const FM_T *const at = plan->pack_a ? g->a_packed + ir * mr * kc
-                                                        : a_slice + i0 * rs_a;
-                    const ptrdiff_t rs_at = plan->pack_a ? 1 : rs_a;
-                    const ptrdiff_t cs_at = plan->pack_a ? mr : cs_a;
-                    if (pack_while_multiplying) {
-                        kd->packing(kc, at, rs_at, cs_at, b_slice + jr * nr, rs_b, ct, rs_c, cs_c,
-                                    nb, g->alpha, beta_pc, pack_while_multiplying);
-                        pack_while_multiplying = NULL;
-                    } else if (plan->pack_a && plan->pack_b && mb == mr) {
-                        kd->packed(kc, at, 1, mr, bp, nr, ct, rs_c, cs_c, nb, g->alpha, beta_pc);
-                    } else {
-                        kd->rows[mb](kc, at, rs_at, cs_at, bp, rs_bp, ct, rs_c, cs_c, nb, g->alpha,
-                                     beta_pc);
+                } else if (pc == 0 && ic == 0) {
+                    /* Whole columns of tiles: each thread starts on its share
+                     * of the panels, then takes those another has yet to
+                     * start, and keeps the ones it took for the rest of the
+                     * block. A thread on a busy CPU so hands work to the
+                     * others, and no panel changes hands between the steps
+                     * that pack and reuse it or add to its part of C. */
+                    n_own = 0;
+                    fm_claim_start(n_jr);
+                    for (ptrdiff_t jr; (jr = fm_claim_next()) >= 0;) {
+                        own_panels[n_own++] = jr;
+                        FM_P(column_tiles)(g, &step, jr, 0, n_ir, edge_b);
                     }
+                } else {
+                    for (ptrdiff_t i = 0; i < n_own; ++i)
+                        FM_P(column_tiles)(g, &step, own_panels[i], 0, n_ir, edge_b);
                 }
                 if (plan->pack_a || (plan->pack_b && !own_columns)) {
-                    /* The shared A block or B panel is refilled next. */
+                    /* The shared A block or B panels are refilled next. */
                     fm_barrier();
                 }
             }
         }
         /* The next column block shares its panels out afresh: a thread may
          * then pack a panel into the place where another still reads one of
-         * this block. (With packed A, the barrier above has waited already.) */
-        if (own_columns && plan->pack_b && !plan->pack_a && jc + kd->nc < n)
+         * this block, or take one before another has stopped taking. (With
+         * packed A, the barrier above has waited already.) */
+        if (own_columns && !plan->pack_a && jc + kd->nc < n)
             fm_barrier();
     }
 }

@@ -16,9 +16,10 @@ typedef enum {
 /* kc, mc: the depth of k slices and height of row blocks, at most the
  * kernel's and balanced, so no slice is a sliver (k = 784 with kc = 256 is
  * cut 4 x 196, not 256 + 256 + 256 + 16).
- * own_columns: each thread packs and multiplies only its own column panels
- * of B, so threads meet only around a packed A block they share (never, when
- * A is read in place); otherwise they share each packed B panel too.
+ * own_columns: each thread packs and multiplies only the column panels of B
+ * it takes (its share, then any another has yet to start: fm_claim_next), so
+ * threads meet only around a packed A block they share (never, when A is
+ * read in place); otherwise they share each packed B panel too.
  * pack_b_in_kernel: with own columns, the first tile down each column panel
  * reads B in place and packs it as it multiplies (kernel `packing`). */
 typedef struct {
