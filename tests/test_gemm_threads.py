@@ -55,13 +55,17 @@ def test_bitwise_equal_for_any_thread_count(isa, dtype, rng, restore_threads,
     assert not differing, f"results with {differing} threads differ from 1 thread"
 
 
-def test_column_blocks_in_turn(isa, dtype, rng, restore_threads):
+@pytest.mark.parametrize("m", [150, 10], ids=["b-packed", "b-in-place"])
+def test_column_blocks_in_turn(isa, dtype, rng, restore_threads, m):
     """More columns than one column block (nc): each block shares its panels
     out afresh, so a thread may pack the next block's panel where another
-    still reads this block's. Such a race shows in some runs only, hence the
-    repeats: without the barrier between blocks, 1 run in 10 (generic) to 1
-    in 2 (AVX2) on 3 threads of a 2-core machine differed in float32."""
-    a, b = make_operands(rng, 150, 8200, 1, dtype)
+    still reads this block's, or claim one of the next block's panels as
+    another still claims this block's. Such a race shows in some runs only,
+    hence the repeats: without the barrier between blocks, 1 run in 10
+    (generic) to 1 in 2 (AVX2) on 3 threads of a 2-core machine differed in
+    float32. With 10 rows (and k = 32, enough work for 3 threads), B is read
+    in place: nothing is packed, but panels are claimed."""
+    a, b = make_operands(rng, m, 8200, 1 if m > 12 else 32, dtype)
     fastmlp.set_num_threads(1)
     expected = fastmlp.gemm(a, b).tobytes()
     for threads in (2, 3):
