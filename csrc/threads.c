@@ -43,7 +43,7 @@ static _Thread_local team_state *team;
 #endif
 
 /* The unclaimed items of a thread working alone, as in team_state. */
-static _Thread_local uint64_t own_claims;
+static _Thread_local _Atomic uint64_t own_claims;
 
 #ifdef _OPENMP
 /* The team whose state this thread shares: NULL when it works alone. */
@@ -211,10 +211,9 @@ void fm_claim_start(ptrdiff_t count)
         return;
     }
 #endif
-    own_claims = claims_of(lo, hi);
+    atomic_store(&own_claims, claims_of(lo, hi));
 }
 
-#ifdef _OPENMP
 /* Item `first` (from_front) or `end - 1` of *claims, or -1 when none is left. */
 static ptrdiff_t take(_Atomic uint64_t *claims, int from_front)
 {
@@ -228,7 +227,6 @@ static ptrdiff_t take(_Atomic uint64_t *claims, int from_front)
             return from_front ? first : end - 1;
     }
 }
-#endif
 
 ptrdiff_t fm_claim_next(void)
 {
@@ -242,18 +240,14 @@ ptrdiff_t fm_claim_next(void)
         return item;
     }
 #endif
-    const ptrdiff_t first = (ptrdiff_t)(own_claims >> 32), end = (ptrdiff_t)(own_claims & UINT32_MAX);
-    if (first >= end)
-        return -1;
-    own_claims = claims_of(first + 1, end);
-    return first;
+    return take(&own_claims, 1);
 }
 
 /* For tests: which thread took each of `count` items claimed by a team of
- * `threads`, in taker[0..count). With `idle_thread` >= 0, that thread starts
- * claiming only once the others have taken every item (or after about a
- * second, should the team have fewer threads), so all of its share is taken from
- * its back by the others. */
+ * `threads`, in taker[0..count), and how many takes there were. With
+ * `idle_thread` >= 0, that thread starts claiming only once the others have
+ * taken every item (or after about a second, should the team have fewer
+ * threads), so all of its share is taken from its back by the others. */
 typedef struct {
     ptrdiff_t count;
     int idle_thread;
@@ -278,8 +272,9 @@ static void claim_trace_part(const void *args)
         c->taker[item] = me;
 }
 
-void fm_claim_trace(ptrdiff_t count, int threads, int idle_thread, int *taker)
+long fm_claim_trace(ptrdiff_t count, int threads, int idle_thread, int *taker)
 {
     claim_trace trace = {count, idle_thread, taker, 0};
     fm_parallel(claim_trace_part, &trace, threads);
+    return atomic_load(&trace.taken);
 }

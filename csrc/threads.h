@@ -45,15 +45,15 @@ void fm_barrier(void);
  * time. Every thread of the team calls fm_claim_start(count), then
  * fm_claim_next() until it returns -1; a barrier separates that from the
  * next fm_claim_start. (A thread that runs out before another has called
- * fm_claim_start takes nothing from that one.) count < 2^32. Which thread takes an item must not
- * change what is computed from it, for results that do not depend on the
- * thread count. */
+ * fm_claim_start takes nothing from that one.) count < 2^32. Which thread
+ * takes an item must not change what is computed from it, for results that
+ * do not depend on the thread count. */
 void fm_claim_start(ptrdiff_t count);
 ptrdiff_t fm_claim_next(void);
 
 /* For tests: taker[i] = the thread of a team of `threads` that took item i
- * of `count`; with idle_thread >= 0, that thread waits until the others
- * have taken all (threads.c). */
-void fm_claim_trace(ptrdiff_t count, int threads, int idle_thread, int *taker);
+ * of `count`; returns the number of takes. With idle_thread >= 0, that
+ * thread waits until the others have taken all (threads.c). */
+long fm_claim_trace(ptrdiff_t count, int threads, int idle_thread, int *taker);
 
 #endif

@@ -33,7 +33,7 @@ cdef extern from "fastmlp.h" nogil:
     int fm_d_all_finite(const double *x, Py_ssize_t n)
 
 cdef extern from "threads.h" nogil:
-    void fm_claim_trace(Py_ssize_t count, int threads, int idle_thread, int *taker)
+    long fm_claim_trace(Py_ssize_t count, int threads, int idle_thread, int *taker)
 
 cdef extern from "gemm/gemm_row.h" nogil:
     void fm_sgemm_row_range(Py_ssize_t m, int part, int parts, Py_ssize_t *lo, Py_ssize_t *hi)

@@ -50,16 +50,18 @@ def gemm_row_cuts(Py_ssize_t m, int parts, dtype):
 
 
 def claim_trace(Py_ssize_t count, int threads, int idle_thread=-1):
-    """[thread that took item i for i in range(count)] when a team of
-    `threads` claims `count` items (fm_claim_next); with idle_thread >= 0 that
-    thread starts only once the others have taken them all (for tests)."""
+    """(takers, takes): the thread that took each item when a team of
+    `threads` claims `count` items (fm_claim_next), and how many items were
+    taken in all; with idle_thread >= 0 that thread starts only once the
+    others have taken them all (for tests)."""
     if count < 0 or threads < 1 or idle_thread >= threads:
         raise ValueError("claim_trace: count >= 0, threads >= 1, idle_thread < threads")
     taker = np.full(count, -1, dtype=np.intc)
     cdef int[::1] view = taker
+    cdef long takes
     with nogil:
-        fm_claim_trace(count, threads, idle_thread, &view[0] if count else NULL)
-    return taker.tolist()
+        takes = fm_claim_trace(count, threads, idle_thread, &view[0] if count else NULL)
+    return taker.tolist(), takes
 
 
 def follow_threads(int n):
