@@ -17,7 +17,7 @@ def mnk(m, n, k, what=""):
     return pytest.param((m, n, k), id=f"{m}x{n}x{k}" + (f"-{what}" if what else ""))
 
 
-# Micro-tiles are at most 12x32 and blocks at most mc=240, kc=384, nc=4096 on
+# Micro-tiles are at most 12x32 and blocks at most mc=240, kc=400, nc=4096 on
 # any ISA (smaller on some): these cover edge tiles, several row blocks, several
 # k-slices and several column panels, and every packing choice of the driver.
 SHAPES = [
@@ -36,7 +36,7 @@ SHAPES = [
     mnk(32, 512, 512, "mlp-hidden"),
     mnk(1, 256, 784, "mlp-one-sample"),
     mnk(300, 70, 900, "k-slices-row-blocks"),
-    mnk(100, 120, 300, "narrow-b-k-slices"),
+    mnk(100, 120, 600, "narrow-b-k-slices"),
     mnk(3, 4500, 5, "column-panels"),
     mnk(150, 4200, 2, "column-panels-row-blocks"),
     mnk(203, 1, 67, "matrix-vector"),
@@ -183,8 +183,8 @@ def test_out_layouts(isa, dtype, rng, layout, beta, trans_a, trans_b):
 def test_panels_packed_while_multiplying(isa, dtype, rng, layout):
     """Few contiguous rows of A and a B too large to stay in L1: the first tile
     down each column panel reads B in place and packs it for the tiles below,
-    over two k slices and a ragged last panel, into any out layout."""
-    m, n, k = 40, 70, 300
+    over several k slices and a ragged last panel, into any out layout."""
+    m, n, k = 40, 70, 600
     a, b = make_operands(rng, m, n, k, dtype)
     out, parent, index = make_out(rng, m, n, dtype, layout)
     c0, before = out.copy(), parent.copy()

@@ -111,10 +111,11 @@ def test_threads_with_own_columns_never_overwrite_each_others_panels(
         isa, dtype, rng, restore_threads, threads):
     """A is read in place (contiguous rows, few of them), so each thread packs
     and multiplies its own column panels with no barrier, and may pack the
-    next k slice while another still reads this one. k = 520 is cut 174 + 174
-    + 172: had a panel's place depended on its slice's depth, the last slice's
-    panels would overlap a slower thread's current ones."""
-    a, b = make_operands(rng, 60, 96, 520, dtype)
+    next k slice while another still reads this one. k = 799 is cut into
+    slices of unequal depth (267 + 267 + 265 for kc = 400 or 384, 200 x 3 + 199
+    for kc = 256): had a panel's place depended on its slice's depth, the last
+    slice's panels would overlap a slower thread's current ones."""
+    a, b = make_operands(rng, 60, 96, 799, dtype)
     fastmlp.set_num_threads(1)
     expected = fastmlp.gemm(a, b).tobytes()
     fastmlp.set_num_threads(threads)
