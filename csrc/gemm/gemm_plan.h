@@ -14,7 +14,8 @@ typedef enum {
 } fm_gemm_path;
 
 /* kc, mc: the depth of k slices and height of row blocks, at most the
- * kernel's and balanced, so no slice is a sliver (k = 784 with kc = 256 is
+ * kernel's (kc at most COLUMNS_KC when op(A)'s rows are not contiguous,
+ * gemm.c) and balanced, so no slice is a sliver (k = 784 with kc = 256 is
  * cut 4 x 196, not 256 + 256 + 256 + 16).
  * own_columns: each thread packs and multiplies only the column panels of B
  * it takes (its share, then any another has yet to start: fm_claim_next), so

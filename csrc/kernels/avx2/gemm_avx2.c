@@ -64,7 +64,7 @@ void fm_kernels_init_avx2(fm_kernel_table *t)
     /* kc = 400 rather than 256 (whose B micro-panel, 16 KB, leaves half of L1
      * to A): a product 784 deep, the first layer on 28x28 images, is then
      * two k slices rather than four, and its C is added to and its B panels
-     * packed half as often. 128x784x256 ran 4-7% faster on 2 threads, large
+     * packed half as often. 128x784x256 ran 3-7% faster on 2 threads, large
      * squares no slower. float64 squares lost 2-9% with it, so dgemm keeps
      * 256. */
     t->sgemm.mc = 144, t->sgemm.kc = 400, t->sgemm.nc = 4080;
