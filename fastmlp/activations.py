@@ -2,8 +2,8 @@
 
 Each activation is computed by the C kernels of csrc/nn/activations.def; the
 objects here only name one and carry its parameter. PyTorch's definitions and
-defaults: LeakyReLU(negative_slope=0.01), ELU(alpha=1.0), Softplus linear above
-20, GELU in its exact erf form.
+defaults: LeakyReLU(alpha=0.01) (PyTorch's negative_slope), ELU(alpha=1.0),
+Softplus linear above 20, GELU in its exact erf form.
 """
 from fastmlp import _core
 from fastmlp._checks import finite, lookup
@@ -48,21 +48,28 @@ Softmax = _simple("Softmax", "softmax", "Row-wise exp(x) / sum(exp(x)); output l
 class _Parametrised(Activation):
     _param_name = ""
 
-    def __init__(self, value):
+    def __init__(self, value, given_as=None):
         super().__init__()
-        self.param = finite(self._param_name, value)
+        self.param = finite(given_as or self._param_name, value)
 
     def get_config(self):
         return {self._param_name: self.param}
 
 
 class LeakyReLU(_Parametrised):
-    """f(x) = x for x > 0, negative_slope * x otherwise."""
+    """f(x) = x for x > 0, alpha * x otherwise. PyTorch calls alpha
+    negative_slope, which is accepted too and is the name model files keep."""
 
     name, _param_name = "leaky_relu", "negative_slope"
 
-    def __init__(self, negative_slope=0.01):
-        super().__init__(negative_slope)
+    def __init__(self, alpha=None, *, negative_slope=None):
+        if alpha is not None and negative_slope is not None:
+            raise TypeError("LeakyReLU takes alpha or negative_slope (PyTorch's name for "
+                            "it), not both")
+        if negative_slope is not None:
+            super().__init__(negative_slope)
+        else:
+            super().__init__(0.01 if alpha is None else alpha, given_as="alpha")
 
 
 class ELU(_Parametrised):

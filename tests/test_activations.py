@@ -145,6 +145,17 @@ def test_default_parameters_are_pytorchs():
     assert activations.LeakyReLU().param == 0.01 and activations.ELU().param == 1.0
 
 
+def test_leaky_relu_slope_by_either_name():
+    """alpha (the name the API gives it) and PyTorch's negative_slope set the
+    same slope; the config keeps PyTorch's name, so saved models read back."""
+    by_alpha = activations.LeakyReLU(alpha=0.2)
+    assert by_alpha == activations.LeakyReLU(0.2) == activations.LeakyReLU(negative_slope=0.2)
+    assert by_alpha.param == 0.2
+    assert by_alpha.get_config() == {"negative_slope": 0.2}
+    assert activations.LeakyReLU(**by_alpha.get_config()) == by_alpha
+    assert repr(by_alpha) == "LeakyReLU(negative_slope=0.2)"
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", ALL, ids=[_id(c) for c in ALL])
 def test_same_bits_on_every_isa(case, dtype):
@@ -262,8 +273,10 @@ def test_parameter_accepts_any_real_number(make, param):
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda: activations.LeakyReLU("0.2"), TypeError, "negative_slope must be a real number"),
-    (lambda: activations.LeakyReLU(True), TypeError, "negative_slope must be a real number"),
+    (lambda: activations.LeakyReLU("0.2"), TypeError, "alpha must be a real number"),
+    (lambda: activations.LeakyReLU(True), TypeError, "alpha must be a real number"),
+    (lambda: activations.LeakyReLU(negative_slope="0.2"), TypeError,
+     "negative_slope must be a real number"),
     (lambda: activations.ELU(None), TypeError, "alpha must be a real number"),
     (lambda: activations.ELU(np.nan), ValueError, "alpha must be finite"),
     (lambda: activations.ELU(10 ** 400), ValueError, "alpha must be finite"),
