@@ -57,8 +57,9 @@ class _Parametrised(Activation):
 
 
 class LeakyReLU(_Parametrised):
-    """f(x) = x for x > 0, alpha * x otherwise. PyTorch calls alpha
-    negative_slope, which is accepted too and is the name model files keep."""
+    """f(x) = x for x > 0, alpha * x otherwise; alpha is 0.01 unless given.
+    PyTorch calls alpha negative_slope, which is accepted too and is the name
+    model files keep."""
 
     name, _param_name = "leaky_relu", "negative_slope"
 
