@@ -20,7 +20,7 @@ import fastmlp as fm
 from timing import median_times
 
 
-def product(spec, rng, default_threads):
+def product(spec, rng, default_threads, dtype=np.float32):
     """(label, flop, threads, call) for 'MxKxN[:ORIENT][@THREADS]'."""
     spec, _, own_threads = spec.partition("@")
     threads = int(own_threads) if own_threads else default_threads
@@ -32,9 +32,9 @@ def product(spec, rng, default_threads):
         raise ValueError(orient)
     m, k, n = (int(d) for d in dims.split("x"))
     ta, tb = orient[0] == "T", orient[1] == "T"
-    a = rng.standard_normal((k, m) if ta else (m, k), dtype=np.float32)
-    b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
-    out = np.empty((m, n), np.float32)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    out = np.empty((m, n), dtype)
     return (f"{m}x{k}x{n} {orient} @{threads}", 2 * m * n * k, threads,
             lambda: fm.gemm(a, b, trans_a=ta, trans_b=tb, out=out))
 

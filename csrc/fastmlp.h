@@ -25,6 +25,15 @@ fm_isa fm_isa_active(void);
 
 /* The micro-tile of the active GEMM kernels, for reports ("6x16"). */
 void fm_gemm_tile(int is_double, int *mr, int *nr);
+/* The active GEMM blocking for float32 or float64: row blocks of mc, k
+ * slices of kc (kc_strided_a where op(A)'s rows are not contiguous), column
+ * blocks of nc. Setting it is for tuning and tests, between calls (it races
+ * with running kernels); fm_isa_select restores the ISA's own. Returns -1,
+ * changing nothing, unless mc is a multiple of mr, nc one of nr, and every
+ * value is in [1, FM_BLOCKING_MAX]. */
+#define FM_BLOCKING_MAX 65536
+void fm_gemm_get_blocking(int is_double, int *mc, int *kc, int *kc_strided_a, int *nc);
+int fm_gemm_set_blocking(int is_double, int mc, int kc, int kc_strided_a, int nc);
 
 /* ---- build (csrc/build_info.c) ------------------------------------------ */
 const char *fm_build_compiler(void);

@@ -13,6 +13,9 @@ cdef extern from "fastmlp.h" nogil:
     int fm_isa_select(fm_isa isa)
     fm_isa fm_isa_active()
     void fm_gemm_tile(int is_double, int *mr, int *nr)
+    int FM_BLOCKING_MAX
+    void fm_gemm_get_blocking(int is_double, int *mc, int *kc, int *kc_strided_a, int *nc)
+    int fm_gemm_set_blocking(int is_double, int mc, int kc, int kc_strided_a, int nc)
     const char *fm_build_compiler()
 
     int fm_openmp_enabled()

@@ -34,6 +34,37 @@ def gemm_tile(dtype):
     return mr, nr
 
 
+def gemm_blocking(dtype):
+    """{"mc", "kc", "kc_strided_a", "nc"}: the active GEMM blocking for float32
+    or float64 (kc_strided_a caps kc where op(A)'s rows are not contiguous)."""
+    cdef int mc, kc, kc_strided_a, nc
+    fm_gemm_get_blocking(np.dtype(dtype) == np.float64, &mc, &kc, &kc_strided_a, &nc)
+    return {"mc": mc, "kc": kc, "kc_strided_a": kc_strided_a, "nc": nc}
+
+
+def set_gemm_blocking(dtype, **blocking):
+    """Change some of the active blocking for float32 or float64 (names as
+    gemm_blocking gives them), for tuning and tests. Results stay correct and
+    independent of the thread count under any blocking, but their rounding
+    changes with kc. Not thread-safe against running kernels; set_isa
+    restores the ISA's own blocking."""
+    current = gemm_blocking(dtype)
+    unknown = set(blocking) - set(current)
+    if unknown:
+        raise ValueError(f"unknown blocking field(s) {sorted(unknown)}; expected {sorted(current)}")
+    current.update(blocking)
+    for name, value in current.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if not 1 <= value <= FM_BLOCKING_MAX:
+            raise ValueError(f"{name} must be in [1, {FM_BLOCKING_MAX}], got {value}")
+    if fm_gemm_set_blocking(np.dtype(dtype) == np.float64, current["mc"], current["kc"],
+                            current["kc_strided_a"], current["nc"]) != 0:
+        mr, nr = gemm_tile(dtype)
+        raise ValueError(f"mc must be a multiple of mr = {mr} and nc one of nr = {nr}, "
+                         f"got mc={current['mc']}, nc={current['nc']}")
+
+
 def gemm_row_cuts(Py_ssize_t m, int parts, dtype):
     """[(lo, hi), ...]: the row ranges the engine gives `parts` threads of an
     m-row product (gemm_row.h), for float32 or float64."""

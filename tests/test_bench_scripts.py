@@ -34,3 +34,22 @@ def test_gemm_sweep_rejects_a_malformed_shape():
         done = run_script("gemm_sweep.py", spec, "--rounds", "1")
         assert done.returncode == 2, spec
         assert "a shape is MxKxN" in done.stderr, spec
+
+
+def test_blocking_ab_times_each_shape_under_both_blockings():
+    done = run_script("blocking_ab.py", "8x16x24@1", "8x16x24:TN", "--a", "kc=8",
+                      "--b", "kc=16", "--dtype", "float64", "--rounds", "2")
+    assert done.returncode == 0, done.stderr
+    blockings = re.findall(r"^  ([AB]): mc=\d+ kc=(\d+) kc_strided_a=\d+ nc=\d+$", done.stdout,
+                           re.MULTILINE)
+    assert blockings == [("A", "8"), ("B", "16")]
+    rows = re.findall(r"^\s+(\d+x\d+x\d+ (?:NN|TN) @\d)\s+A\s+[\d.]+ us\s+B\s+[\d.]+ us\s+"
+                      r"speedup [\d.]+ \([\d.]+-[\d.]+\)\s+B won \d/2$", done.stdout, re.MULTILINE)
+    assert rows == ["8x16x24 NN @1", "8x16x24 TN @2"]
+
+
+def test_blocking_ab_rejects_a_bad_blocking():
+    for setting in ("kc=x", "mr=4", "kc=0", "kc"):
+        done = run_script("blocking_ab.py", "8x8x8", "--b", setting, "--rounds", "1")
+        assert done.returncode == 2, setting
+        assert "--a and --b take FIELD=VALUE" in done.stderr, setting

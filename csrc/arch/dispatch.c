@@ -86,3 +86,32 @@ void fm_gemm_tile(int is_double, int *mr, int *nr)
     *mr = is_double ? t->dgemm.mr : t->sgemm.mr;
     *nr = is_double ? t->dgemm.nr : t->sgemm.nr;
 }
+
+void fm_gemm_get_blocking(int is_double, int *mc, int *kc, int *kc_strided_a, int *nc)
+{
+    const fm_kernel_table *t = fm_kernels();
+    *mc = is_double ? t->dgemm.mc : t->sgemm.mc;
+    *kc = is_double ? t->dgemm.kc : t->sgemm.kc;
+    *kc_strided_a = is_double ? t->dgemm.kc_strided_a : t->sgemm.kc_strided_a;
+    *nc = is_double ? t->dgemm.nc : t->sgemm.nc;
+}
+
+static int in_range(int x) { return x >= 1 && x <= FM_BLOCKING_MAX; }
+
+int fm_gemm_set_blocking(int is_double, int mc, int kc, int kc_strided_a, int nc)
+{
+    fm_kernels(); /* the table exists before it is changed */
+    int mr, nr;
+    fm_gemm_tile(is_double, &mr, &nr);
+    if (!in_range(mc) || !in_range(kc) || !in_range(kc_strided_a) || !in_range(nc) ||
+        mc % mr != 0 || nc % nr != 0)
+        return -1;
+    if (is_double) {
+        active_table.dgemm.mc = mc, active_table.dgemm.kc = kc;
+        active_table.dgemm.kc_strided_a = kc_strided_a, active_table.dgemm.nc = nc;
+    } else {
+        active_table.sgemm.mc = mc, active_table.sgemm.kc = kc;
+        active_table.sgemm.kc_strided_a = kc_strided_a, active_table.sgemm.nc = nc;
+    }
+    return 0;
+}

@@ -48,7 +48,8 @@ typedef void (*fm_dgemm_packing_ukr)(ptrdiff_t k, const double *a, ptrdiff_t rs_
  * contiguous in k (cs_a == 1, rs_b == 1), for few rows, where packing B
  * would cost more than the product.
  * mr x nr micro-tile; blocks of mc rows (A block, sized for L2), kc depth
- * (micro-panels sized for L1) and nc columns (B panel, sized for L3).
+ * (micro-panels sized for L1) and nc columns (B panel, sized for L3);
+ * kc_strided_a caps kc where op(A)'s rows are not contiguous (fm_plan_gemm).
  * rows[m] for m >= min_rows sums each element in one chain over k, as the
  * full tile does; shorter tiles split k to hide the FMA latency. */
 typedef struct {
@@ -61,7 +62,7 @@ typedef struct {
     void (*dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rs_a,
                 const float *b, ptrdiff_t cs_b, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                 float alpha, float beta);
-    int mr, nr, mc, kc, nc, wide_nr, min_rows;
+    int mr, nr, mc, kc, kc_strided_a, nc, wide_nr, min_rows;
 } fm_sgemm_kernel;
 typedef struct {
     fm_dgemm_ukr rows[FM_MAX_MR + 1], packed, wide;
@@ -73,7 +74,7 @@ typedef struct {
     void (*dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rs_a,
                 const double *b, ptrdiff_t cs_b, double *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                 double alpha, double beta);
-    int mr, nr, mc, kc, nc, wide_nr, min_rows;
+    int mr, nr, mc, kc, kc_strided_a, nc, wide_nr, min_rows;
 } fm_dgemm_kernel;
 
 typedef struct {

@@ -29,15 +29,6 @@
  * rest of every micro-tile. */
 #define DOT_MAX_ROWS 4
 
-/* The deepest k slice when op(A)'s rows are not contiguous (dW = X^T . dY).
- * Read in place, such an A brings a new line into L1 at every step of k, for
- * the tiles below to read again, so a slice's lines must fit there beside the
- * B micro-panel: 256 lines, 16 KB, do on AVX2 in float32, beside a 16 KB
- * panel; with its kc of 400, 128x784x256 TN ran 2-5% slower. This depends on
- * strides alone, not on whether A is packed, which depends on m: the dW row
- * parts of a training batch must keep the bits of the whole dW. */
-#define COLUMNS_KC 256
-
 /* The smallest step, a multiple of `unit`, that cuts `extent` into as few
  * pieces as steps of `max` would. */
 static ptrdiff_t balanced(ptrdiff_t extent, ptrdiff_t max, ptrdiff_t unit)
@@ -69,8 +60,14 @@ static int a_in_place(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptr
 fm_gemm_plan fm_plan_gemm(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                           ptrdiff_t rs_a, ptrdiff_t cs_a, ptrdiff_t rs_b, ptrdiff_t cs_b)
 {
-    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, 0, 0,
-                         balanced(k, cs_a == 1 || blk->kc < COLUMNS_KC ? blk->kc : COLUMNS_KC, 1),
+    /* Where op(A)'s rows are not contiguous (dW = X^T . dY), an A read in
+     * place brings a new line into L1 at every step of k, for the tiles
+     * below to read again, so a slice's lines must fit there beside the B
+     * micro-panel: its depth is at most kc_strided_a. That depends on strides
+     * alone, not on whether A is packed, which depends on m: the dW row parts
+     * of a training batch must keep the bits of the whole dW. */
+    const int kc_max = cs_a == 1 || blk->kc < blk->kc_strided_a ? blk->kc : blk->kc_strided_a;
+    fm_gemm_plan plan = {FM_GEMM_BLOCKED, 1, 0, 0, 0, 0, balanced(k, kc_max, 1),
                          balanced(m, blk->mc, blk->mr)};
     double units; /* work units the threads share */
     const ptrdiff_t col_panels = (n + blk->nr - 1) / blk->nr;

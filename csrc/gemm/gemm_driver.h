@@ -260,7 +260,9 @@ static void FM_P(gemm_blocked)(const void *args)
 
 static fm_gemm_blocking FM_P(blocking)(const FM_KERNEL_T *kd)
 {
-    return (fm_gemm_blocking){kd->mr, kd->nr, kd->mc, kd->kc, kd->nc, kd->wide_nr, sizeof(FM_T)};
+    return (fm_gemm_blocking){.mr = kd->mr, .nr = kd->nr, .mc = kd->mc, .kc = kd->kc,
+                              .kc_strided_a = kd->kc_strided_a, .nc = kd->nc,
+                              .wide_nr = kd->wide_nr, .elem_bytes = sizeof(FM_T)};
 }
 
 int FM_GEMM_ROW_THREADS(ptrdiff_t n, ptrdiff_t k, int most)

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* The kernel set's tile and cache blocking, and its element size in bytes. */
-typedef struct { int mr, nr, mc, kc, nc, wide_nr, elem_bytes; } fm_gemm_blocking;
+typedef struct { int mr, nr, mc, kc, kc_strided_a, nc, wide_nr, elem_bytes; } fm_gemm_blocking;
 
 typedef enum {
     FM_GEMM_BLOCKED, /* the blocked loop nest, packing A and/or B as flagged */
@@ -14,8 +14,8 @@ typedef enum {
 } fm_gemm_path;
 
 /* kc, mc: the depth of k slices and height of row blocks, at most the
- * kernel's (kc at most COLUMNS_KC when op(A)'s rows are not contiguous,
- * gemm.c) and balanced, so no slice is a sliver (k = 784 with kc = 256 is
+ * kernel's (kc at most kc_strided_a when op(A)'s rows are not contiguous)
+ * and balanced, so no slice is a sliver (k = 784 with kc = 256 is
  * cut 4 x 196, not 256 + 256 + 256 + 16).
  * own_columns: each thread packs and multiplies only the column panels of B
  * it takes (its share, then any another has yet to start: fm_claim_next), so

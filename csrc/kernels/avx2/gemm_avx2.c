@@ -65,9 +65,11 @@ void fm_kernels_init_avx2(fm_kernel_table *t)
      * to A): a product 784 deep, the first layer on 28x28 images, is then
      * two k slices rather than four, and its C is added to and its B panels
      * packed half as often. 128x784x256 ran 3-7% faster on 2 threads, large
-     * squares no slower. float64 squares lost 2-9% with it, so dgemm keeps
-     * 256. */
-    t->sgemm.mc = 144, t->sgemm.kc = 400, t->sgemm.nc = 4080;
+     * squares no slower. But where op(A)'s rows are not contiguous, 256
+     * lines of A fill the other half of L1 (fm_plan_gemm); TN 128x784x256
+     * ran 1-5% slower with 400 there. float64 squares lost 2-9% with 400,
+     * so dgemm keeps 256. (bench/blocking_ab.py compares blockings.) */
+    t->sgemm.mc = 144, t->sgemm.kc = 400, t->sgemm.kc_strided_a = 256, t->sgemm.nc = 4080;
     fm_dgemm_avx2_6x8_register(&t->dgemm);
-    t->dgemm.mc = 72, t->dgemm.kc = 256, t->dgemm.nc = 4080;
+    t->dgemm.mc = 72, t->dgemm.kc = t->dgemm.kc_strided_a = 256, t->dgemm.nc = 4080;
 }

@@ -50,7 +50,7 @@ void fm_kernels_init_avx512(fm_kernel_table *t)
     t->isa = FM_ISA_AVX512;
     fm_engine_init_avx512(&t->engine);
     fm_sgemm_avx512_12x32_register(&t->sgemm);
-    t->sgemm.mc = 240, t->sgemm.kc = 384, t->sgemm.nc = 3072;
+    t->sgemm.mc = 240, t->sgemm.kc = 384, t->sgemm.kc_strided_a = 256, t->sgemm.nc = 3072;
     fm_dgemm_avx512_12x16_register(&t->dgemm);
-    t->dgemm.mc = 144, t->dgemm.kc = 256, t->dgemm.nc = 3072;
+    t->dgemm.mc = 144, t->dgemm.kc = t->dgemm.kc_strided_a = 256, t->dgemm.nc = 3072;
 }

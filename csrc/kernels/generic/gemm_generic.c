@@ -68,7 +68,7 @@ void fm_kernels_init_generic(fm_kernel_table *t)
     t->isa = FM_ISA_GENERIC;
     fm_engine_init_generic(&t->engine);
     fm_sgemm_generic_4x8_register(&t->sgemm);
-    t->sgemm.mc = 128, t->sgemm.kc = 256, t->sgemm.nc = 4096;
+    t->sgemm.mc = 128, t->sgemm.kc = t->sgemm.kc_strided_a = 256, t->sgemm.nc = 4096;
     fm_dgemm_generic_4x4_register(&t->dgemm);
-    t->dgemm.mc = 64, t->dgemm.kc = 256, t->dgemm.nc = 4096;
+    t->dgemm.mc = 64, t->dgemm.kc = t->dgemm.kc_strided_a = 256, t->dgemm.nc = 4096;
 }
