@@ -7,7 +7,8 @@ def config():
     """Report of the build and the kernels in use.
 
     Keys: version, isa (kernel set in use), isas_available, openmp (built with
-    OpenMP), num_threads, compiler, gemm_tile ({dtype: "MRxNR"}).
+    OpenMP), num_threads, compiler, gemm_tile ({dtype: "MRxNR"}),
+    gemm_blocking ({dtype: {"mc", "kc", "kc_strided_a", "nc"}}).
     """
     from fastmlp import __version__
 
@@ -21,4 +22,5 @@ def config():
         "gemm_tile": {
             dt: "{}x{}".format(*_core.gemm_tile(dt)) for dt in ("float32", "float64")
         },
+        "gemm_blocking": {dt: _core.gemm_blocking(dt) for dt in ("float32", "float64")},
     }

@@ -43,6 +43,13 @@ def test_every_isa_reports_its_blocking(isa, dtype):
     assert 1 <= blocking["kc_strided_a"] <= blocking["kc"]
 
 
+def test_config_reports_the_active_blocking(isa, dtype, restore_blocking):
+    name = np.dtype(dtype).name
+    assert fastmlp.config()["gemm_blocking"][name] == _core.gemm_blocking(dtype)
+    _core.set_gemm_blocking(dtype, kc=9)
+    assert fastmlp.config()["gemm_blocking"][name]["kc"] == 9
+
+
 def test_set_changes_only_the_fields_given_and_set_isa_restores(isa, dtype, restore_blocking):
     before = _core.gemm_blocking(dtype)
     other = np.float64 if np.dtype(dtype) == np.float32 else np.float32
