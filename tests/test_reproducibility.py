@@ -92,6 +92,23 @@ def test_same_seed_same_bits_for_any_thread_count(isa, dtype, threads_restored):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_any_gemm_blocking_keeps_the_bits_of_any_thread_count(isa, dtype, threads_restored):
+    """Under a blocking far from the kernel set's (thin k slices, row blocks of
+    two tiles, column blocks of two panels), the row and column parts that
+    training cuts still give every thread count the same bits."""
+    mr, nr = _core.gemm_tile(dtype)
+    _core.set_gemm_blocking(dtype, mc=2 * mr, kc=11, kc_strided_a=5, nc=2 * nr)
+    try:
+        runs = [_train(dtype, t, epochs=1) for t in THREADS]
+    finally:
+        _core.set_isa(isa)
+    for t, (weights, predictions, _) in zip(THREADS[1:], runs[1:]):
+        _assert_bitwise_equal(runs[0][0], weights, f"{isa}/{dtype}: weights with {t} threads")
+        _assert_bitwise_equal([runs[0][1]], [predictions],
+                              f"{isa}/{dtype}: predictions with {t} threads")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_dropout_and_shuffle_are_seeded(isa, dtype, threads_restored):
     """The seed really drives shuffling and dropout: another seed with the same
     initial weights trains differently (so the equalities above are not
