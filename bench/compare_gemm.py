@@ -10,9 +10,12 @@ small machine that spinning would slow whichever library runs next. Then
 over rounds are reported with the spec's goal per case.
 
     PYTHONPATH=. python bench/compare_gemm.py [--threads 1 2] [--repeat N]
-        [--quick] [--isa NAME] [--markdown]
+        [--quick] [--isa NAME] [--markdown] [--only TEXT ...]
 
 Square cases run at every --threads count; the MLP cases at the largest one.
+--only keeps the cases whose label (as in the table: "square 1024 NN
+float64", "mlp 256x1024x2048 TN float32") contains one of the texts given,
+to time a row again on its own.
 """
 import argparse
 import math
@@ -83,9 +86,13 @@ def all_cases():
     return square, mlp
 
 
-def plan(thread_counts):
-    """[(case, threads)]: square cases at every count, MLP cases at the largest."""
+def plan(thread_counts, only=None):
+    """[(case, threads)]: square cases at every count, MLP cases at the largest;
+    with `only`, just the cases whose label contains one of its texts."""
     square, mlp = all_cases()
+    if only:
+        square, mlp = ([c for c in cases if any(text in c.label for text in only)]
+                       for cases in (square, mlp))
     return [(c, t) for t in thread_counts for c in square] + [(c, max(thread_counts)) for c in mlp]
 
 
@@ -288,6 +295,9 @@ def main(argv=None):
                    help="seconds of sleep before each sample (default 0.2)")
     p.add_argument("--warm", type=float, default=0.02, metavar="S",
                    help="seconds of untimed calls after the sleep (default 0.02)")
+    p.add_argument("--only", nargs="+", metavar="TEXT",
+                   help='only the cases whose label contains one of these ("square 1024 NN '
+                        'float64", "256x1024x2048 TN")')
     args = p.parse_args(argv)
     rounds = args.repeat if args.repeat is not None else 3 if args.quick else 11
     if min(args.threads) < 1 or rounds < 1:
@@ -298,12 +308,15 @@ def main(argv=None):
         except (ValueError, RuntimeError) as e:
             p.error(str(e))
     threads = sorted(set(args.threads))
+    cases = plan(threads, args.only)
+    if not cases:
+        p.error(f"no case matches --only {' '.join(map(shlex.quote, args.only))}")
     pacing = Pacing(args.min_sample, args.settle, args.warm)
 
     print("\n".join(header()), flush=True)
     rate = rate_call()
     results = []
-    for case, t in plan(threads):
+    for case, t in cases:
         print(f"  timing {case.label} at {t} thread(s) ...", file=sys.stderr, flush=True)
         results.append(((case, t), *run_case(case, t, rounds, pacing, rate)))
 

@@ -53,3 +53,18 @@ def test_blocking_ab_rejects_a_bad_blocking():
         done = run_script("blocking_ab.py", "8x8x8", "--b", setting, "--rounds", "1")
         assert done.returncode == 2, setting
         assert "--a and --b take FIELD=VALUE" in done.stderr, setting
+
+
+def test_compare_gemm_times_only_the_cases_asked_for():
+    done = run_script("compare_gemm.py", "--only", "mlp 64x32x64 NN", "1x784x256 NT",
+                      "--threads", "1", "--repeat", "1", "--min-sample", "0.001",
+                      "--settle", "0", "--warm", "0", "--markdown")
+    assert done.returncode == 0, done.stderr
+    rows = re.findall(r"^\| (mlp \d+x\d+x\d+) \| (NN|TN|NT) ", done.stdout, re.MULTILINE)
+    assert rows == [("mlp 64x32x64", "NN"), ("mlp 1x784x256", "NT")]
+
+
+def test_compare_gemm_rejects_a_filter_that_matches_nothing():
+    done = run_script("compare_gemm.py", "--only", "square 4096", "--repeat", "1")
+    assert done.returncode == 2
+    assert "no case matches --only 'square 4096'" in done.stderr
