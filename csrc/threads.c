@@ -168,6 +168,13 @@ void fm_barrier(void)
 #endif
 }
 
+double fm_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
 int fm_threads_available(void)
 {
 #ifdef _OPENMP

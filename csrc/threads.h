@@ -37,6 +37,9 @@ void fm_share(ptrdiff_t count, ptrdiff_t *lo, ptrdiff_t *hi);
 /* Waits until every thread of the team is here. */
 void fm_barrier(void);
 
+/* Seconds on a monotonic clock, for threads that time their own work. */
+double fm_seconds(void);
+
 /* Items [0, count) shared out as fm_share does, but taken one at a time: a
  * thread takes its own share from the front, then, when that is done, items
  * from the back of the others' shares. A thread slowed down (its CPU busy

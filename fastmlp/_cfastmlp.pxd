@@ -39,5 +39,7 @@ cdef extern from "threads.h" nogil:
     long fm_claim_trace(Py_ssize_t count, int threads, int idle_thread, int *taker)
 
 cdef extern from "gemm/gemm_row.h" nogil:
-    void fm_sgemm_row_range(Py_ssize_t m, int part, int parts, Py_ssize_t *lo, Py_ssize_t *hi)
-    void fm_dgemm_row_range(Py_ssize_t m, int part, int parts, Py_ssize_t *lo, Py_ssize_t *hi)
+    void fm_sgemm_row_range(Py_ssize_t m, int part, int parts, const double *share,
+                            Py_ssize_t *lo, Py_ssize_t *hi)
+    void fm_dgemm_row_range(Py_ssize_t m, int part, int parts, const double *share,
+                            Py_ssize_t *lo, Py_ssize_t *hi)

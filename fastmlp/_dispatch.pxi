@@ -65,17 +65,28 @@ def set_gemm_blocking(dtype, **blocking):
                          f"got mc={current['mc']}, nc={current['nc']}")
 
 
-def gemm_row_cuts(Py_ssize_t m, int parts, dtype):
+def gemm_row_cuts(Py_ssize_t m, int parts, dtype, shares=None):
     """[(lo, hi), ...]: the row ranges the engine gives `parts` threads of an
-    m-row product (gemm_row.h), for float32 or float64."""
+    m-row product (gemm_row.h), for float32 or float64: even, or near the
+    fractions `shares` (parts positive numbers, normalised here)."""
     cdef Py_ssize_t lo, hi
     cdef bint is_double = np.dtype(dtype) == np.float64
+    cdef double[::1] fractions
+    cdef const double *share = NULL
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
+    if shares is not None:
+        weights = np.asarray(shares, dtype=np.float64)
+        if weights.shape != (parts,) or not (np.isfinite(weights).all() and (weights > 0).all()):
+            raise ValueError(f"shares must be {parts} positive finite numbers, got {shares!r}")
+        fractions = weights / weights.sum()
+        share = &fractions[0]
     cuts = []
     for part in range(parts):
         if is_double:
-            fm_dgemm_row_range(m, part, parts, &lo, &hi)
+            fm_dgemm_row_range(m, part, parts, share, &lo, &hi)
         else:
-            fm_sgemm_row_range(m, part, parts, &lo, &hi)
+            fm_sgemm_row_range(m, part, parts, share, &lo, &hi)
         cuts.append((lo, hi))
     return cuts
 

@@ -5,7 +5,8 @@ and backward passes, then a part of every parameter's gradient and update;
 evaluation and batch prediction split the rows the same way. The cuts
 (fm_sgemm_row_range, gemm_row.h) give each part at least 5 rows, and a GEMM of
 that many rows computes the bits of those rows of the whole product, so any
-thread count gives the same bits. These tests check the
+thread count gives the same bits, and so does any cut a training batch takes
+from its threads' speeds. These tests check the
 cuts on the GEMM itself, then whole trainings of small networks (the ones a
 team splits) with what touches the split: dropout between layers of
 different widths, maxout, row weights, weight penalties, max-norm, short last
@@ -48,6 +49,39 @@ def test_cuts_cover_the_rows_evenly(isa, dtype):
             assert len(used) == max(1, min(parts, m // 5)), (m, parts, cuts)
 
 
+SHARES = [(0.8, 0.2), (0.3, 0.7), (1, 1, 1), (0.1, 0.3, 0.6), (0.01, 0.98, 0.01), (5, 1, 1, 1),
+          (1, 2, 3, 4, 5, 6, 7)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_shared_cuts_follow_the_shares_with_at_least_5_rows(isa, dtype):
+    """A training batch is cut by the threads' speeds (net_impl.h, reshare):
+    each part as near its share of the rows as parts of at least 5 allow."""
+    for shares in SHARES:
+        parts = len(shares)
+        fractions = np.array(shares, dtype=float) / sum(shares)
+        for m in range(1, 300):
+            cuts = _core.gemm_row_cuts(m, parts, dtype, shares)
+            assert cuts[0][0] == 0 and cuts[-1][1] == m
+            for (lo, hi), (next_lo, _) in zip(cuts, cuts[1:]):
+                assert lo <= hi == next_lo
+            used = [(lo, hi) for lo, hi in cuts if lo < hi]
+            assert len(used) == max(1, min(parts, m // 5)), (m, shares, cuts)
+            if len(used) < parts:  # too few rows for every part: even, as without shares
+                assert cuts == _core.gemm_row_cuts(m, parts, dtype), (m, shares, cuts)
+                continue
+            sizes = np.array([hi - lo for lo, hi in cuts])
+            assert sizes.min() >= 5, (m, shares, cuts)
+            if (fractions * m).min() >= 7:  # no part held up by the minimum
+                assert np.abs(sizes - fractions * m).max() <= 1.5, (m, shares, cuts)
+
+
+def test_shared_cuts_reject_bad_shares():
+    for shares in ([0.5], [1, 0], [1, -1], [1, float("nan")], [[1, 1]]):
+        with pytest.raises(ValueError, match="shares must be 2 positive finite numbers"):
+            _core.gemm_row_cuts(100, 2, "float32", shares)
+
+
 ORIENTATIONS = [(False, False), (True, False), (False, True)]
 # m leaves each remainder below a tile's height on some ISA (AVX2 tiles 6
 # rows, AVX-512 12, generic 4); n = 600 is wide enough that A^T is packed
@@ -67,6 +101,8 @@ def test_a_part_of_the_rows_has_the_bits_of_the_whole_product(isa, dtype, trans_
         b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
         whole = fm.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
         windows = [cut for parts in (2, 3, 5) for cut in _core.gemm_row_cuts(m, parts, dtype)]
+        windows += [cut for shares in SHARES for cut in _core.gemm_row_cuts(m, len(shares), dtype,
+                                                                             shares)]
         windows += [(lo, lo + size) for lo in (0, 1, 2, 5, 7) for size in (5, 6, 7, 8, 13, 14)
                     if lo + size <= m]
         for lo, hi in windows:

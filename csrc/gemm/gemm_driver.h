@@ -290,22 +290,45 @@ int FM_GEMM_ROW_PART(ptrdiff_t n, ptrdiff_t k, const FM_T *a, const FM_T *b, FM_
     return 0;
 }
 
-void FM_GEMM_ROW_RANGE(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi)
+void FM_GEMM_ROW_RANGE(ptrdiff_t m, int part, int parts, const double *share, ptrdiff_t *lo,
+                       ptrdiff_t *hi)
 {
-    /* Parts as even as rows allow, each long enough for the blocked path
-     * (not the dot products of DOT_MAX_ROWS rows or fewer) and for tiles that
-     * compute every row alike (fm_row_tile). */
+    /* Each part long enough for the blocked path (not the dot products of
+     * DOT_MAX_ROWS rows or fewer) and for tiles that compute every row alike
+     * (fm_row_tile). */
     const int min_rows = fm_kernels()->FM_KERNEL.min_rows;
     const ptrdiff_t least = DOT_MAX_ROWS + 1 > min_rows ? DOT_MAX_ROWS + 1 : min_rows;
     const ptrdiff_t most = m / least;
-    if (parts > most)
+    if (parts > most) {
         parts = most > 1 ? (int)most : 1;
+        share = NULL;
+    }
     if (part >= parts) {
         *lo = *hi = m;
         return;
     }
-    *lo = m * part / parts;
-    *hi = m * (part + 1) / parts;
+    if (!share) {
+        *lo = m * part / parts;
+        *hi = m * (part + 1) / parts;
+        return;
+    }
+    /* Part p starts at `share`'s first p fractions of m, at least `least`
+     * rows after part p - 1 and early enough for the parts after it. */
+    ptrdiff_t start = 0;
+    double before = 0; /* the fractions of the parts before p */
+    for (int p = 1; p <= part + 1; ++p) {
+        *lo = start;
+        if (p == parts) {
+            start = m;
+        } else {
+            before += share[p - 1];
+            const ptrdiff_t want = (ptrdiff_t)(before * (double)m + 0.5);
+            start = want > *lo + least ? want : *lo + least;
+            if (start > m - (parts - p) * least)
+                start = m - (parts - p) * least;
+        }
+    }
+    *hi = start;
 }
 
 int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,

@@ -28,12 +28,16 @@ int fm_dgemm_row_part(ptrdiff_t n, ptrdiff_t k, const double *a, const double *b
                       int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
 
 /* Products split by rows of C instead: rows [*lo, *hi) of part `part` of at
- * most `parts` of an m-row product, cut as evenly as the rows allow, so that
- * a GEMM of A's rows lo..hi alone computes those rows of C with the bits of
- * the whole product: no part is so short that it would take the one-row or
- * dot-product path, or have a tile that sums in split chains (fm_row_tile).
- * When m rows cannot be cut `parts` ways, the last parts are empty. */
-void fm_sgemm_row_range(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
-void fm_dgemm_row_range(ptrdiff_t m, int part, int parts, ptrdiff_t *lo, ptrdiff_t *hi);
+ * most `parts` of an m-row product, so that a GEMM of A's rows lo..hi alone
+ * computes those rows of C with the bits of the whole product: no part is so
+ * short that it would take the one-row or dot-product path, or have a tile
+ * that sums in split chains (fm_row_tile). The parts are as even as the
+ * rows allow, or with `share` (parts fractions summing to 1) as near those
+ * fractions of m as that minimum allows. When m rows cannot be cut `parts`
+ * ways, the last parts are empty and the others even. */
+void fm_sgemm_row_range(ptrdiff_t m, int part, int parts, const double *share, ptrdiff_t *lo,
+                        ptrdiff_t *hi);
+void fm_dgemm_row_range(ptrdiff_t m, int part, int parts, const double *share, ptrdiff_t *lo,
+                        ptrdiff_t *hi);
 
 #endif

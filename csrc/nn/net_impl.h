@@ -108,13 +108,14 @@ static double FM_P(rows_gradients)(const fm_net *net, fm_trainer *t, ptrdiff_t r
 }
 
 /* Part `part` of `parts` of a layer's parameters: rows [r0, r1) of W (cut
- * where a GEMM of dW's rows alone gives the bits of the whole dW = in^T dz)
- * and entries [c0, c1) of b, which are also the columns of W it constrains. */
-static param_part FM_P(part_of)(const fm_layer *L, int part, int parts)
+ * where a GEMM of dW's rows alone gives the bits of the whole dW = in^T dz,
+ * `share` as in fm_sgemm_row_range) and entries [c0, c1) of b, which are
+ * also the columns of W it constrains. */
+static param_part FM_P(part_of)(const fm_layer *L, int part, int parts, const double *share)
 {
     const ptrdiff_t zc = L->out * L->pieces;
     param_part p = {0, 0, zc * part / parts, zc * (part + 1) / parts};
-    FM_GEMM_ROW_RANGE(L->in, part, parts, &p.r0, &p.r1);
+    FM_GEMM_ROW_RANGE(L->in, part, parts, share, &p.r0, &p.r1);
     return p;
 }
 
@@ -122,7 +123,7 @@ static param_part FM_P(part_of)(const fm_layer *L, int part, int parts)
  * penalties) from the dz of the `rows` rows of the batch x; parts split
  * between threads need every row's dz. Returns 1 when the part is finite. */
 static int FM_P(param_gradients)(const fm_net *net, fm_trainer *t, const FM_T *x,
-                                 ptrdiff_t rows, int part, int parts)
+                                 ptrdiff_t rows, int part, int parts, const double *share)
 {
     int finite = 1;
     for (int l = 0; l < net->n_layers; ++l) {
@@ -132,7 +133,7 @@ static int FM_P(param_gradients)(const fm_net *net, fm_trainer *t, const FM_T *x
         const FM_T *in = l ? t->a[l - 1] : x, *dz = t->dz[l];
         FM_T *dw = L->dw, *db = L->db;
         const ptrdiff_t zc = L->out * L->pieces;
-        const param_part p = FM_P(part_of)(L, part, parts);
+        const param_part p = FM_P(part_of)(L, part, parts, share);
         /* dW = in^T dz, db = column sums of dz */
         FM_GEMM(p.r1 - p.r0, zc, rows, 1, in + p.r0, 1, L->in, dz, zc, 1, 0, dw + p.r0 * zc, zc,
                 1);
@@ -171,7 +172,7 @@ static double FM_P(batch_loss)(const fm_net *net, const fm_trainer *t, ptrdiff_t
 
 /* One optimizer step, number `step`, on part `part` of `parts` of every
  * parameter. Returns 1 when the part's new values are finite. */
-static int FM_P(update)(fm_net *net, long step, int part, int parts)
+static int FM_P(update)(fm_net *net, long step, int part, int parts, const double *share)
 {
     int finite = 1;
     for (int l = 0; l < net->n_layers; ++l) {
@@ -179,7 +180,7 @@ static int FM_P(update)(fm_net *net, long step, int part, int parts)
         if (L->kind == FM_LAYER_DROPOUT)
             continue;
         const ptrdiff_t zc = L->out * L->pieces;
-        const param_part p = FM_P(part_of)(L, part, parts);
+        const param_part p = FM_P(part_of)(L, part, parts, share);
         FM_T *w_state[3], *b_state[3];
         for (int s = 0; s < 3; ++s) {
             w_state[s] = L->w_state[s] ? (FM_T *)L->w_state[s] + p.r0 * zc : NULL;
@@ -210,7 +211,7 @@ static void FM_P(constrain)(fm_net *net, int part, int parts)
     for (int l = 0; l < net->n_layers; ++l) {
         const fm_layer *L = &net->layers[l];
         if (L->kind != FM_LAYER_DROPOUT && L->max_norm > 0) {
-            const param_part p = FM_P(part_of)(L, part, parts);
+            const param_part p = FM_P(part_of)(L, part, parts, NULL);
             FM_P(apply_max_norm)(L->in, L->out * L->pieces, p.c0, p.c1, L->max_norm,
                                  (FM_T *)L->w);
         }
@@ -248,11 +249,27 @@ static void FM_P(gather)(fm_trainer *t, const fm_net *net, const FM_T *x, const 
  *   C     every thread reads the outcome
  * Each shared value is written by one thread between two barriers and read
  * after the second; the parts follow the GEMM's cuts (fm_sgemm_row_range),
- * so every bit is the same for any number of threads. */
+ * so every bit is the same for any number of threads, and however the rows
+ * are shared out.
+ *
+ * A thread whose CPU is busy with another process falls behind the others,
+ * for seconds at a time on a shared machine, and they would wait for it at
+ * every barrier. So the parts are not even: each thread's share of the next
+ * batch follows its speed (rows per second of its rows phase) over the
+ * batches so far. */
 typedef struct {
     int grad_bad, param_bad; /* this thread's part of the batch */
     double correct;
+    ptrdiff_t rows; /* in its rows phase, */
+    double busy;    /* which took this many seconds */
 } __attribute__((aligned(64))) FM_P(part_report);
+
+/* How much a batch's speeds move a thread's share: enough to follow a
+ * change within a few batches, little enough to ride out one slow batch. */
+#define SPEED_WEIGHT 0.25
+/* Threads whose speeds differ by less than this share evenly: a part a few
+ * rows longer can cost a row tile more than the difference. */
+#define EVEN_SPEEDS 1.1
 
 typedef struct {
     fm_net *net;
@@ -263,9 +280,37 @@ typedef struct {
     volatile const int *stop;
     volatile fm_epoch_stats *stats;
     FM_P(part_report) *reports; /* one per thread */
+    double *shares;             /* batch b's in [(b % 2) * threads, ...) */
+    double *speeds;             /* thread 0's estimate, rows per second */
     double loss;                /* the batch's, from thread 0 */
     int stop_after;             /* thread 0 saw the stop flag */
 } FM_P(epoch_team);
+
+/* Thread 0, once every thread has reported batch b: the shares of batch
+ * b + 1. The other threads read them only after batch b's last barrier, and
+ * the ones they replace were last read before its first. */
+static void FM_P(reshare)(FM_P(epoch_team) *e, int parts, ptrdiff_t b)
+{
+    const double *now = e->shares + (b % 2) * parts;
+    double *next = e->shares + ((b + 1) % 2) * parts, total = 0, slowest = 0, fastest = 0;
+    for (int p = 0; p < parts; ++p) {
+        const FM_P(part_report) *r = &e->reports[p];
+        if (r->rows > 0 && r->busy > 0) {
+            const double speed = (double)r->rows / r->busy;
+            e->speeds[p] = e->speeds[p] > 0 ? (1 - SPEED_WEIGHT) * e->speeds[p] + SPEED_WEIGHT * speed
+                                            : speed;
+        }
+        total += e->speeds[p];
+        slowest = p == 0 || e->speeds[p] < slowest ? e->speeds[p] : slowest;
+        fastest = e->speeds[p] > fastest ? e->speeds[p] : fastest;
+    }
+    for (int p = 0; p < parts; ++p) {
+        if (!(slowest > 0)) /* a thread without a speed yet */
+            next[p] = now[p];
+        else
+            next[p] = fastest < EVEN_SPEEDS * slowest ? 1.0 / parts : e->speeds[p] / total;
+    }
+}
 
 static void FM_P(train_part)(const void *args)
 {
@@ -276,16 +321,21 @@ static void FM_P(train_part)(const void *args)
     FM_P(part_report) *mine = &e->reports[me];
     for (ptrdiff_t start = 0, b = 0; start < e->n; start += e->batch, ++b) {
         const ptrdiff_t rows = e->n - start < e->batch ? e->n - start : e->batch;
+        const double *share = e->shares + (b % 2) * parts;
+        const double began = fm_seconds();
         ptrdiff_t lo, hi;
-        FM_GEMM_ROW_RANGE(rows, me, parts, &lo, &hi);
+        FM_GEMM_ROW_RANGE(rows, me, parts, share, &lo, &hi);
         FM_P(gather)(t, net, e->x, e->targets, e->weights, t->order, start, lo, hi);
         const double correct = FM_P(rows_gradients)(net, t, rows, lo, hi, FM_TRAIN, e->key, b);
+        mine->rows = hi - lo;
+        mine->busy = fm_seconds() - began;
         fm_barrier(); /* A */
         mine->correct = correct;
-        mine->grad_bad = !FM_P(param_gradients)(net, t, t->x, rows, me, parts);
+        mine->grad_bad = !FM_P(param_gradients)(net, t, t->x, rows, me, parts, share);
         if (me == 0) {
             e->loss = FM_P(batch_loss)(net, t, rows);
             e->stop_after = e->stop && *e->stop;
+            FM_P(reshare)(e, parts, b);
         }
         fm_barrier(); /* B */
         int grad_bad = !isfinite(e->loss);
@@ -293,7 +343,7 @@ static void FM_P(train_part)(const void *args)
             grad_bad |= e->reports[p].grad_bad;
         const int no_memory = __atomic_load_n(&t->out_of_memory, __ATOMIC_RELAXED);
         if (!grad_bad && !no_memory) {
-            mine->param_bad = !FM_P(update)(net, net->step + 1, me, parts);
+            mine->param_bad = !FM_P(update)(net, net->step + 1, me, parts, share);
             if (constrained) {
                 fm_barrier();
                 FM_P(constrain)(net, me, parts);
@@ -356,7 +406,7 @@ static int FM_P(team_size)(const fm_net *net, ptrdiff_t batch)
     int parts = 0;
     for (int p = 0; p < most; ++p) { /* the parts the batch's rows can be cut into */
         ptrdiff_t lo, hi;
-        FM_GEMM_ROW_RANGE(batch, p, most, &lo, &hi);
+        FM_GEMM_ROW_RANGE(batch, p, most, NULL, &lo, &hi);
         parts += lo < hi;
     }
     return parts;
@@ -384,8 +434,11 @@ static void FM_P(train_epoch)(fm_net *net, fm_trainer *t, const FM_T *x, const F
     t->has_weights = weights != NULL;
     const int threads = FM_P(team_size)(net, n < batch ? n : batch);
     FM_P(part_report) reports[threads];
+    double shares[2 * threads], speeds[threads];
+    for (int p = 0; p < threads; ++p)
+        shares[p] = 1.0 / threads, speeds[p] = 0;
     FM_P(epoch_team) team = {net, t, x, targets, weights, n, batch, key, stop, stats,
-                             reports, 0, 0};
+                             reports, shares, speeds, 0, 0};
     fm_parallel(FM_P(train_part), &team, threads);
 }
 
@@ -411,7 +464,7 @@ static void FM_P(evaluate_part)(const void *args)
     for (ptrdiff_t start = 0; start < e->n; start += e->batch) {
         const ptrdiff_t rows = e->n - start < e->batch ? e->n - start : e->batch;
         ptrdiff_t lo, hi;
-        FM_GEMM_ROW_RANGE(rows, me, parts, &lo, &hi);
+        FM_GEMM_ROW_RANGE(rows, me, parts, NULL, &lo, &hi);
         FM_P(gather)(t, net, e->x, e->targets, e->weights, NULL, start, lo, hi);
         const FM_T *out = FM_P(forward)(net, t, t->x, lo, hi, FM_INFER, 0, 0);
         e->correct[me] = FM_P(rows_loss)(net, t, rows, lo, hi, out); /* its gradient: unused */
@@ -452,7 +505,7 @@ static void FM_P(predict_part)(const void *args)
         if (rows < e->batch)
             fm_barrier(); /* a short last batch is cut elsewhere: others may still use its rows */
         ptrdiff_t lo, hi;
-        FM_GEMM_ROW_RANGE(rows, me, parts, &lo, &hi);
+        FM_GEMM_ROW_RANGE(rows, me, parts, NULL, &lo, &hi);
         /* Rows of x are contiguous: the first layer reads them in place. */
         const FM_T *out = FM_P(forward)(e->net, e->t, e->x + start * in_cols, lo, hi, FM_INFER, 0, 0);
         memcpy(e->y + (start + lo) * out_cols, out + lo * out_cols,
@@ -540,6 +593,6 @@ static double FM_P(loss_and_gradients)(fm_net *net, fm_trainer *t, const FM_T *x
     t->has_weights = weights != NULL;
     FM_P(gather)(t, net, x, targets, weights, NULL, 0, 0, n);
     FM_P(rows_gradients)(net, t, n, 0, n, FM_TRAIN_NO_DROPOUT, 0, 0);
-    FM_P(param_gradients)(net, t, t->x, n, 0, 1);
+    FM_P(param_gradients)(net, t, t->x, n, 0, 1, NULL);
     return FM_P(batch_loss)(net, t, n) / n;
 }
