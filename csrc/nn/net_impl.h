@@ -296,9 +296,8 @@ static void FM_P(reshare)(FM_P(epoch_team) *e, int parts, ptrdiff_t b)
     for (int p = 0; p < parts; ++p) {
         const FM_P(part_report) *r = &e->reports[p];
         if (r->rows > 0 && r->busy > 0) {
-            const double speed = (double)r->rows / r->busy;
-            e->speeds[p] = e->speeds[p] > 0 ? (1 - SPEED_WEIGHT) * e->speeds[p] + SPEED_WEIGHT * speed
-                                            : speed;
+            const double speed = (double)r->rows / r->busy, was = e->speeds[p];
+            e->speeds[p] = was > 0 ? (1 - SPEED_WEIGHT) * was + SPEED_WEIGHT * speed : speed;
         }
         total += e->speeds[p];
         slowest = p == 0 || e->speeds[p] < slowest ? e->speeds[p] : slowest;
