@@ -269,11 +269,9 @@ static void claim_trace_part(const void *args)
     fm_claim_start(c->count);
     fm_barrier(); /* every share is out before anyone looks for one to take from */
     if (me == c->idle_thread) {
-        struct timespec start, now;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        do
-            clock_gettime(CLOCK_MONOTONIC, &now);
-        while (atomic_load(&c->taken) < c->count && now.tv_sec - start.tv_sec < 1);
+        const double start = fm_seconds();
+        while (atomic_load(&c->taken) < c->count && fm_seconds() - start < 1)
+            continue;
     }
     for (ptrdiff_t item; (item = fm_claim_next()) >= 0; atomic_fetch_add(&c->taken, 1))
         c->taker[item] = me;

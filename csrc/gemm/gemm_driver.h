@@ -312,23 +312,23 @@ void FM_GEMM_ROW_RANGE(ptrdiff_t m, int part, int parts, const double *share, pt
         *hi = m * (part + 1) / parts;
         return;
     }
-    /* Part p starts at `share`'s first p fractions of m, at least `least`
-     * rows after part p - 1 and early enough for the parts after it. */
-    ptrdiff_t start = 0;
-    double before = 0; /* the fractions of the parts before p */
-    for (int p = 1; p <= part + 1; ++p) {
-        *lo = start;
-        if (p == parts) {
-            start = m;
+    /* Part p ends at `share`'s first p + 1 fractions of m, at least `least`
+     * rows after it starts and early enough for the parts after it. */
+    ptrdiff_t end = 0;
+    double upto = 0; /* the fractions of parts 0..p */
+    for (int p = 0; p <= part; ++p) {
+        *lo = end;
+        upto += share[p];
+        if (p == parts - 1) {
+            end = m;
         } else {
-            before += share[p - 1];
-            const ptrdiff_t want = (ptrdiff_t)(before * (double)m + 0.5);
-            start = want > *lo + least ? want : *lo + least;
-            if (start > m - (parts - p) * least)
-                start = m - (parts - p) * least;
+            const ptrdiff_t want = (ptrdiff_t)(upto * (double)m + 0.5);
+            const ptrdiff_t latest = m - (parts - 1 - p) * least;
+            end = want > *lo + least ? want : *lo + least;
+            end = end < latest ? end : latest;
         }
     }
-    *hi = start;
+    *hi = end;
 }
 
 int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
