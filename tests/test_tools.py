@@ -10,33 +10,46 @@ import pytest
 import fastmlp
 
 TOOLS = pathlib.Path(__file__).resolve().parent.parent / "tools"
+REPORT = re.compile(r"^\s+(\d+) KB:\s+[\d.]+ us a pass,\s+[\d.]+ GB/s, (\d+) thread\(s\)$",
+                    re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
 def read_bandwidth(tmp_path_factory):
+    """The tool built with OpenMP, as its header says."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build tools/read_bandwidth.c")
     if "avx2" not in fastmlp.config()["isas_available"]:
         pytest.skip("tools/read_bandwidth.c reads with AVX2, which this CPU lacks")
+    if not fastmlp.config()["openmp"]:
+        pytest.skip("this build has no OpenMP, so the compiler may lack -fopenmp")
     exe = tmp_path_factory.mktemp("tools") / "read_bandwidth"
-    subprocess.run([cc, "-O3", "-mavx2", str(TOOLS / "read_bandwidth.c"), "-o", str(exe)],
-                   check=True, capture_output=True)
+    subprocess.run([cc, "-O3", "-mavx2", "-fopenmp", str(TOOLS / "read_bandwidth.c"), "-o",
+                    str(exe)], check=True, capture_output=True)
     return exe
 
 
+def run(exe, *args):
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
+
+
 def test_read_bandwidth_reports_each_size(read_bandwidth):
-    done = subprocess.run([str(read_bandwidth), "4", "16"], capture_output=True, text=True,
-                          timeout=60)
+    done = run(read_bandwidth, "4", "16")
     assert done.returncode == 0, done.stderr
-    sizes = re.findall(r"^\s+(\d+) KB:\s+[\d.]+ us a pass,\s+[\d.]+ GB/s$", done.stdout,
-                       re.MULTILINE)
-    assert sizes == ["4", "16"]
+    assert REPORT.findall(done.stdout) == [("4", "1"), ("16", "1")]
 
 
-def test_read_bandwidth_rejects_a_size_it_cannot_read(read_bandwidth):
-    for args in ([], ["0"], ["lots"]):
-        done = subprocess.run([str(read_bandwidth), *args], capture_output=True, text=True,
-                              timeout=60)
+def test_read_bandwidth_reads_with_a_team(read_bandwidth):
+    done = run(read_bandwidth, "--threads", "2", "4", "16")
+    assert done.returncode == 0, done.stderr
+    assert REPORT.findall(done.stdout) == [("4", "2"), ("16", "2")]
+
+
+def test_read_bandwidth_rejects_what_it_cannot_read(read_bandwidth):
+    # 1 KB is 4 blocks of 64 floats: too few for 8 threads to have one each
+    for args in ([], ["0"], ["lots"], ["--threads", "0", "4"], ["--threads", "2"],
+                 ["--threads", "8", "1"]):
+        done = run(read_bandwidth, *args)
         assert done.returncode == 2, args
         assert done.stderr, args
