@@ -9,7 +9,7 @@ called on its own through fastmlp.gemm at the shapes the training step uses
 and multiplies their sum by the batches in an epoch: a floor that no
 epoch at this GEMM speed can go below. Then it trains whole epochs with
 Adam and with plain SGD, alternating, and reports the difference: the cost
-of Adam's memory-bound pass over the weights, gradients and moments.
+of Adam's pass over the weights, gradients and moments.
 Medians over --rounds.
 """
 import argparse
