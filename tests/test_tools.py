@@ -14,19 +14,25 @@ REPORT = re.compile(r"^\s+(\d+) KB:\s+[\d.]+ us a pass,\s+[\d.]+ GB/s, (\d+) thr
                     re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def read_bandwidth(tmp_path_factory):
-    """The tool built with OpenMP, as its header says."""
+def build_read_bandwidth(directory, *flags):
+    """tools/read_bandwidth.c built with `flags`, or None when they do not build."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build tools/read_bandwidth.c")
     if "avx2" not in fastmlp.config()["isas_available"]:
         pytest.skip("tools/read_bandwidth.c reads with AVX2, which this CPU lacks")
-    if not fastmlp.config()["openmp"]:
-        pytest.skip("this build has no OpenMP, so the compiler may lack -fopenmp")
-    exe = tmp_path_factory.mktemp("tools") / "read_bandwidth"
-    subprocess.run([cc, "-O3", "-mavx2", "-fopenmp", str(TOOLS / "read_bandwidth.c"), "-o",
-                    str(exe)], check=True, capture_output=True)
+    exe = directory / ("read_bandwidth" + "".join(flags))
+    done = subprocess.run([cc, "-O3", "-mavx2", *flags, str(TOOLS / "read_bandwidth.c"), "-o",
+                           str(exe)], capture_output=True)
+    return exe if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def read_bandwidth(tmp_path_factory):
+    """The tool as its header builds it, with OpenMP."""
+    exe = build_read_bandwidth(tmp_path_factory.mktemp("tools"), "-fopenmp")
+    if exe is None:
+        pytest.skip("the C compiler here cannot build with -fopenmp")
     return exe
 
 
@@ -53,3 +59,13 @@ def test_read_bandwidth_rejects_what_it_cannot_read(read_bandwidth):
         done = run(read_bandwidth, *args)
         assert done.returncode == 2, args
         assert done.stderr, args
+
+
+def test_read_bandwidth_without_openmp_reads_on_one_thread(tmp_path):
+    exe = build_read_bandwidth(tmp_path)
+    assert exe is not None
+    done = run(exe, "--threads", "1", "4")
+    assert done.returncode == 0, done.stderr
+    assert REPORT.findall(done.stdout) == [("4", "1")]
+    done = run(exe, "--threads", "2", "4")
+    assert done.returncode == 2 and "OpenMP" in done.stderr
