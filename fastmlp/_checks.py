@@ -29,6 +29,19 @@ def finite_array(x, name):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
+def finite_cast(x, dtype, name):
+    """The numeric array x as a C-contiguous, aligned array of `dtype`;
+    ValueError naming `name` if it holds NaN or infinity, or values beyond
+    the range of `dtype` (which the cast makes infinite)."""
+    with np.errstate(over="ignore"):  # reported below, in words
+        cast = np.require(x, dtype=dtype, requirements=["C", "A"])  # "A": aligned
+    if not _core.all_finite(cast):
+        if np.isfinite(x).all():
+            raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype)}")
+        raise ValueError(f"{name} contains NaN or infinity")
+    return cast
+
+
 def count(name, value, minimum):
     """`value` as an int; TypeError unless an integer, ValueError if below `minimum`."""
     if isinstance(value, bool):

@@ -73,6 +73,9 @@ cdef double _finite_scalar(value, str name, bint single) except? -1.0:
             v = float(value)
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be a real number, not {type(value).__name__}") from None
+        except OverflowError:  # an int (or Fraction) beyond the double range
+            raise ValueError(f"{name} must be finite, got one beyond the float64 "
+                             "range") from None
     if not isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     if single and fabs(v) > FLT_MAX:

@@ -274,6 +274,23 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.cooldown_counter = self.cooldown
 
 
+def _takes_two_arguments(function):
+    """Whether `function` can be called as f(epoch, lr), else as f(epoch);
+    TypeError if neither. A function whose signature Python cannot read
+    (some built-ins) is taken to accept both."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True
+    for args in ((0, 0.1), (0,)):
+        try:
+            signature.bind(*args)
+            return len(args) == 2
+        except TypeError:
+            pass
+    raise TypeError(f"the schedule function {function!r} must take (epoch, lr) or (epoch)")
+
+
 class LearningRateScheduler(Callback):
     """Sets ``model.optimizer.lr`` from `schedule` at the start of every epoch.
 
@@ -285,8 +302,8 @@ class LearningRateScheduler(Callback):
       defaults to the optimizer's lr at the start of each ``fit``; pass it
       to resume training (``initial_epoch``) after the optimizer's lr has been
       changed by this schedule. Or
-    - a function ``f(epoch, lr) -> new_lr``, called as Keras calls it: `lr` is
-      the optimizer's current rate (``model.optimizer.lr`` at the start of
+    - a function ``f(epoch, lr) -> new_lr`` (or Keras's older ``f(epoch)``),
+      called as Keras calls it: `lr` is the optimizer's current rate (``model.optimizer.lr`` at the start of
       the epoch, so the rate the previous epoch ended with), and the result
       must be a real number, finite and >= 0. Keras's idiom
       ``LearningRateScheduler(lambda epoch, lr: lr * 0.9)`` multiplies the
@@ -310,6 +327,7 @@ class LearningRateScheduler(Callback):
                 "f(epoch, lr) with the optimizer's current lr. For a function of the base "
                 "rate, f(epoch, base_lr), pass schedules.LambdaSchedule(f)")
         self.schedule = schedule
+        self._takes_lr = self._keras_function and _takes_two_arguments(schedule)
         self._given_base_lr = None if base_lr is None else _learning_rate("base_lr", base_lr)
         self.base_lr = self._given_base_lr
 
@@ -320,9 +338,10 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
         if self._keras_function:
+            args = (epoch, float(optimizer.lr)) if self._takes_lr else (epoch,)
             optimizer.lr = _learning_rate(
                 f"the lr returned by the schedule function at epoch {epoch}",
-                self.schedule(epoch, float(optimizer.lr)))
+                self.schedule(*args))
         else:
             optimizer.lr = self.schedule(epoch, self.base_lr)
 

@@ -2,9 +2,10 @@
 
 
 class DivergenceError(FloatingPointError):
-    """A fit produced a non-finite loss, gradient or weight. The model is back
-    at its state from the start of that epoch; `epoch` and `batch` say where
-    it happened."""
+    """A fit produced a non-finite loss, gradient, weight or optimizer state.
+    The model is back at its state from the start of that epoch; `epoch` and
+    `batch` say where it happened (`batch` is None for the optimizer's state,
+    which is checked once an epoch)."""
 
     def __init__(self, message, epoch, batch):
         super().__init__(message)

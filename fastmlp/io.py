@@ -72,7 +72,14 @@ def save(model, path):
     target = os.path.realpath(path)
     if os.path.islink(target):  # realpath stops where links loop
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-    fd, tmp = _create_temporary(target)
+    if not path:  # as open("") fails; realpath("") is the current directory
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    try:
+        fd, tmp = _create_temporary(target)
+    except OSError as e:  # name the user's path, not the temporary file's
+        raise type(e)(e.errno, e.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write(f, header, arrays)
@@ -112,7 +119,7 @@ def _create_temporary(path):
             with contextlib.suppress(OSError):
                 os.chmod(tmp, mode)
         return fd, tmp
-    raise FileExistsError(f"no free temporary name next to {path}")
+    raise FileExistsError(errno.EEXIST, "no free name for a temporary file next to it", path)
 
 
 def _describe(model):
@@ -228,9 +235,11 @@ def _read(path):
         if size == 0:
             raise ModelFileError("the file is empty")
         prelude = f.read(_PRELUDE.size)
-        if len(prelude) < _PRELUDE.size or prelude[:8] != MAGIC:
+        if prelude[:8] != MAGIC[:len(prelude)]:
             raise ModelFileError(f"not a fastmlp model file (it starts with {prelude[:8]!r}, "
                                  f"expected {MAGIC!r})")
+        if len(prelude) < _PRELUDE.size:
+            raise ModelFileError(f"truncated: {size} bytes is shorter than any model file")
         _, version, header_size = _PRELUDE.unpack(prelude)
         if version != VERSION:
             newer = " (written by a newer fastmlp)" if version > VERSION else ""

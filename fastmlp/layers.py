@@ -28,6 +28,10 @@ class Layer:
                              " give each model layers of its own (copy.deepcopy(layer) makes one)")
         self._model = weakref.ref(model)
 
+    def detach(self):
+        """Free the layer for another model (after a model could not be made)."""
+        self._model = None
+
     def __getstate__(self):
         # A copy or an unpickled layer belongs to no model until one takes it.
         state = self.__dict__.copy()

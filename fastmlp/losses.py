@@ -8,7 +8,7 @@ needs, and turns user targets into the (rows, outputs) matrix the kernels read.
 import numpy as np
 
 from fastmlp import _core
-from fastmlp._checks import in_range, lookup
+from fastmlp._checks import finite_cast, in_range, lookup
 
 
 class Loss:
@@ -33,10 +33,7 @@ class Loss:
             raise ValueError(f"y has shape {np.shape(y)}; this model needs "
                              f"({len(t)}, {outputs})" + (" or a 1-D y" if outputs == 1 else ""))
         _check_numeric(t)
-        t = np.require(t, dtype=dtype, requirements=["C", "A"])
-        if not np.isfinite(t).all():  # after the cast: 1e39 is inf in float32
-            raise ValueError(f"y contains NaN or infinity (as {np.dtype(dtype)})")
-        return t
+        return finite_cast(t, dtype, "y")
 
     def get_config(self):
         return {}

@@ -7,6 +7,7 @@ batch of every epoch is the C loop of csrc/nn/net_impl.h, without the GIL.
 import numbers
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import numpy as np
@@ -14,7 +15,8 @@ import numpy as np
 from fastmlp import _aligned, _core, callbacks as callbacks_module, losses, optim
 from fastmlp._progress import ProgressLine, format_logs
 from fastmlp.errors import DivergenceError
-from fastmlp._checks import count as _count, finite_array as _check_finite
+from fastmlp._checks import count as _count, finite_array as _check_finite, \
+    finite_cast as _finite_cast
 from fastmlp.layers import Layer
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -122,23 +124,33 @@ class Sequential:
 
     def __init__(self, layers=None, input_dim=None, dtype="float32", seed=None):
         self._fitting = threading.Lock()  # held by the fit in progress
-        self.layers = []
-        for layer in layers or []:
-            self.add(layer)
+        self._fit_thread = None  # the thread running that fit
         self._dtype = _float_dtype(dtype)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (1 << 63))
         self.seed = _count("seed", seed, 0)
         if self.seed >= 2**64:
             raise ValueError(f"seed must be < 2**64, got {seed}")
+        if input_dim is not None:
+            input_dim = _count("input_dim", input_dim, 1)
         self.input_dim = None
         self.loss = self.optimizer = None
         self.metrics = []
         self.stop_training = False
         self.history = None
         self._reset_training_state()
-        if input_dim is not None:
-            self._build(_count("input_dim", input_dim, 1))
+        self.layers = []
+        try:
+            for layer in layers or []:
+                self.add(layer)
+            if input_dim is not None:
+                self._build(input_dim)
+        except BaseException:
+            # A failed call must not keep the layers: the corrected call would
+            # find them owned (a REPL keeps this object alive in its traceback).
+            for layer in self.layers:
+                layer.detach()
+            raise
 
     # ---- structure ---------------------------------------------------------
 
@@ -160,9 +172,16 @@ class Sequential:
         self.layers.append(layer)
 
     def build(self, input_dim):
-        """Create every layer's parameters for `input_dim` input features."""
+        """Create every layer's parameters for `input_dim` input features.
+        A model already built for `input_dim` keeps its weights (as in Keras)."""
         self._require_idle("build")
-        self._build(_count("input_dim", input_dim, 1))
+        input_dim = _count("input_dim", input_dim, 1)
+        if self.built:
+            if input_dim != self.input_dim:
+                raise ValueError(f"the model is built for {self.input_dim} input features, "
+                                 f"not {input_dim}; make a new model for other inputs")
+            return
+        self._build(input_dim)
 
     def _build(self, input_dim):
         if not self.layers:
@@ -220,11 +239,13 @@ class Sequential:
     def get_weights(self):
         """Copies of the parameters: [W1 (in, out), b1 (out,), W2, b2, ...]."""
         self._require_built()
+        self._require_fit_thread("get_weights")
         return [w.copy() for layer in self.layers for w in layer.weights]
 
     def set_weights(self, weights):
         """Replace every parameter with `weights` (as get_weights returns)."""
         self._require_built()
+        self._require_fit_thread("set_weights")
         own = [w for layer in self.layers for w in layer.weights]
         weights = list(weights)
         if len(weights) != len(own):
@@ -236,9 +257,7 @@ class Sequential:
                 raise ValueError(f"weights[{i}] has shape {arr.shape}, expected {mine.shape}")
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"weights[{i}] must be numeric, not {arr.dtype}")
-            arr = arr.astype(self.dtype)  # checked after the cast: 1e39 is inf in float32
-            _check_finite(arr, f"weights[{i}] (as {self.dtype})")
-            new.append(arr)
+            new.append(_finite_cast(arr, self.dtype, f"weights[{i}]"))
         for mine, arr in zip(own, new):  # in place: the C network points at these arrays
             np.copyto(mine, arr)
 
@@ -256,7 +275,8 @@ class Sequential:
         for metric in metrics or []:
             if metric not in ("accuracy", "acc"):
                 raise ValueError(f"unknown metric {metric!r}; expected 'accuracy'")
-            chosen.append("accuracy")
+            if metric not in chosen:
+                chosen.append(metric)
         if not self.layers:
             raise ValueError("the model has no layers")
         last = self.layers[-1]
@@ -269,7 +289,7 @@ class Sequential:
         if out_act == "softmax" and last.units == 1:
             raise ValueError("a softmax over one output is always 1; for two classes use one "
                              "sigmoid output and binary_cross_entropy, or two softmax outputs")
-        if "accuracy" in chosen and self._accuracy_kind(loss) is None:
+        if chosen and self._accuracy_kind(loss) is None:
             raise ValueError(f"accuracy is not defined for loss {loss.name!r} with a "
                              f"{out_act} output")
         self.loss, self.optimizer, self.metrics = loss, optimizer, chosen
@@ -342,6 +362,14 @@ class Sequential:
             raise RuntimeError(f"{what}() while fit() runs on this model (in a callback, or "
                                "another thread); wait for fit to return")
 
+    def _require_fit_thread(self, what):
+        """While fit runs, only its own thread (its callbacks, between epochs)
+        may use the parameters: another thread would read or write them in
+        the middle of a batch."""
+        if self._fitting.locked() and self._fit_thread != threading.get_ident():
+            raise RuntimeError(f"{what}() from another thread while fit() runs on this model; "
+                               "wait for fit to return, or call it from a callback")
+
     # ---- data --------------------------------------------------------------
 
     def _inputs(self, x, name="X"):
@@ -364,9 +392,7 @@ class Sequential:
         if arr.shape[1] != self.input_dim:
             raise ValueError(f"{name} has {arr.shape[1]} features; the model takes "
                              f"{self.input_dim}")
-        arr = np.require(arr, dtype=self.dtype, requirements=["C", "A"])  # "A": aligned
-        _check_finite(arr, name)
-        return arr
+        return _finite_cast(arr, self.dtype, name)
 
     def _targets(self, y, rows, name="y"):
         if y is None or np.ndim(y) == 0:
@@ -385,8 +411,7 @@ class Sequential:
             raise TypeError(f"sample_weight must hold numbers, not {w.dtype}")
         if w.ndim != 1 or len(w) != rows:
             raise ValueError(f"sample_weight must have shape ({rows},), got {w.shape}")
-        w = np.require(w, dtype=self.dtype, requirements=["C", "A"]).reshape(rows, 1)
-        _check_finite(w, "sample_weight")
+        w = _finite_cast(w, self.dtype, "sample_weight").reshape(rows, 1)
         if (w < 0).any():
             raise ValueError("sample_weight must be >= 0")
         return w
@@ -416,10 +441,12 @@ class Sequential:
         if not self._fitting.acquire(blocking=False):
             raise RuntimeError("fit() is already running on this model (fit called from a "
                                "callback, or from another thread)")
+        self._fit_thread = threading.get_ident()
         try:
             return self._fit(X, y, epochs, batch_size, shuffle, validation_split,
                              validation_data, sample_weight, callbacks, verbose, initial_epoch)
         finally:
+            self._fit_thread = None
             self._fitting.release()
 
     def _fit(self, X, y, epochs, batch_size, shuffle, validation_split, validation_data,
@@ -441,10 +468,10 @@ class Sequential:
             raise ValueError("no training rows left after the validation split")
         batch_size = min(batch_size, len(X))
 
-        history = callbacks_module.History()
-        self.history = history  # as in Keras: callbacks may read it during fit
-        cbs = callbacks_module.CallbackList(callbacks, self, history=history)
         net = self._native(training=True)
+        history = callbacks_module.History()
+        cbs = callbacks_module.CallbackList(callbacks, self, history=history)
+        self.history = history  # as in Keras: callbacks may read it during fit
         # What a diverging epoch returns to (see _fit_epoch).
         epoch_start = _Snapshot([w for layer in self.layers for w in layer.weights]
                                 + [a for pair in self._optimizer_state for states in pair
@@ -468,7 +495,7 @@ class Sequential:
                 if val is not None:
                     stats = self._wait(_submit(worker, net.evaluate, *val, _PREDICT_BATCH),
                                        net)
-                    logs.update(self._logs(stats, "val_"))
+                    logs.update(self._validation_logs(stats))
                 logs["lr"] = self.optimizer.lr
                 seconds = logs.pop("_seconds")
                 if progress:
@@ -523,21 +550,31 @@ class Sequential:
                 net, progress, start)
         finally:  # also after Ctrl-C: the weights are those after the last whole batch
             self._step = net.step
-        if stats["status"] == "diverged":
-            # The weights just before the bad batch are finite but, as a rule,
-            # already blown up: the last good state is the epoch's start.
-            epoch_start.restore()
-            self._step = step_at_start
-            raise DivergenceError(
-                f"training diverged in epoch {epoch}, batch {stats['bad_batch']}: the loss or "
-                "a gradient is not finite. The model keeps its weights and optimizer state "
-                f"from the start of epoch {epoch}; try a lower learning rate.",
-                epoch, stats["bad_batch"])
         if stats["status"] == "no memory":
             raise MemoryError("out of memory during training")
-        logs = self._logs(stats)
-        logs["_seconds"] = time.perf_counter() - start
-        return logs
+        bad_batch = stats["bad_batch"] if stats["status"] == "diverged" else None
+        if bad_batch is not None:
+            where, what = f"epoch {epoch}, batch {bad_batch}", "the loss or a gradient"
+        elif not all(_core.all_finite(s) for pair in self._optimizer_state for states in pair
+                     for s in states):
+            # A squared gradient that overflows makes Adam's exp_avg_sq (or
+            # Adagrad's sum, ...) infinite and the updates of those weights
+            # zero, every weight still finite. The C loop checks the weights
+            # after each batch; the state once an epoch is enough, since a
+            # diverging epoch goes back to its start anyway.
+            where, what = f"epoch {epoch}", "the optimizer's state"
+        else:
+            logs = self._logs(stats)
+            logs["_seconds"] = time.perf_counter() - start
+            return logs
+        # The weights just before the bad batch are finite but, as a rule,
+        # already blown up: the last good state is the epoch's start.
+        epoch_start.restore()
+        self._step = step_at_start
+        raise DivergenceError(
+            f"training diverged in {where}: {what} is not finite. The model keeps its weights "
+            f"and optimizer state from the start of epoch {epoch}; try a lower learning rate, "
+            "or scale the inputs.", epoch, bad_batch)
 
     @staticmethod
     def _wait(future, net, progress=None, start=None):
@@ -568,28 +605,42 @@ class Sequential:
         return future.result()
 
     def _logs(self, stats, prefix=""):
-        loss = stats["loss_sum"] / stats["rows"]
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"the {prefix}loss is {loss}: the network overflows {self.dtype} on these "
-                "inputs (are they scaled?)")
-        logs = {prefix + "loss": loss}
-        if "accuracy" in self.metrics:
+        logs = {prefix + "loss": stats["loss_sum"] / stats["rows"]}
+        for metric in self.metrics:  # "accuracy", or Keras's "acc" (logged as spelled)
             per_row = 1 if self._accuracy_kind() == "argmax" else self.output_dim
-            logs[prefix + "accuracy"] = stats["correct"] / (stats["rows"] * per_row)
+            logs[prefix + metric] = stats["correct"] / (stats["rows"] * per_row)
+        return logs
+
+    def _overflow_message(self, loss, what):
+        return (f"the {what} is {loss}: the network overflows {self.dtype} on these inputs "
+                "(are they scaled?)")
+
+    def _validation_logs(self, stats):
+        """The val_ logs. A validation loss that is not finite is logged as
+        it is, with a warning (shown once, as it repeats word for word), and
+        training goes on, as in Keras: the training loss is finite, so the
+        weights are still good ones."""
+        logs = self._logs(stats, "val_")
+        if not np.isfinite(logs["val_loss"]):
+            warnings.warn(self._overflow_message(logs["val_loss"], "validation loss"),
+                          RuntimeWarning, stacklevel=4)
         return logs
 
     def evaluate(self, X, y, sample_weight=None, batch_size=None, verbose=0):
         """{"loss": ..., and each metric}: the mean loss over X, y without
         dropout. verbose (as in fit): print them too."""
         self._require_compiled()
+        self._require_fit_thread("evaluate")
         verbose = _verbosity(verbose)
         X = self._inputs(X)
         T = self._targets(y, len(X))
         W = self._row_weights(sample_weight, len(X))
         batch = _count("batch_size", batch_size, 1) if batch_size is not None else _PREDICT_BATCH
         batch = min(batch, len(X))
-        logs = self._logs(self._native(training=True).evaluate(X, T, W, batch))
+        # The inference network: evaluating must not start the optimizer's state.
+        logs = self._logs(self._native(training=False).evaluate(X, T, W, batch))
+        if not np.isfinite(logs["loss"]):
+            raise FloatingPointError(self._overflow_message(logs["loss"], "loss"))
         if verbose:
             print(format_logs(logs), flush=True)
         return logs
@@ -598,6 +649,7 @@ class Sequential:
         """The outputs for X, shape (samples, outputs), without dropout.
         Raises FloatingPointError when an output is not finite. verbose (as
         in fit): print the rows and the time taken."""
+        self._require_fit_thread("predict")
         verbose = _verbosity(verbose)
         start = time.perf_counter() if verbose else None
         out = None
@@ -626,6 +678,7 @@ class Sequential:
         state) to `path` atomically, in fastmlp's own format (fm.load reads it)."""
         from fastmlp import io
 
+        self._require_fit_thread("save")
         io.save(self, path)
 
 
@@ -633,12 +686,16 @@ class Sequential:
         state = self.__dict__.copy()
         # Compiled handles are rebuilt on use; gradients are scratch, recreated with them.
         state["_net"] = state["_inference_net"] = state["_gradients"] = None
-        del state["_fitting"]
+        del state["_fitting"], state["_fit_thread"]
         return state
+
+    def __copy__(self):
+        raise TypeError("a shallow copy would share the layers, which belong to one model; "
+                        "use copy.deepcopy(model)")
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._fitting = threading.Lock()
+        self._fitting, self._fit_thread = threading.Lock(), None
         for layer in self.layers:
             layer.attach(self)
             # Unpickled arrays have NumPy's alignment; give the kernels the model's own.

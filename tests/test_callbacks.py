@@ -389,6 +389,22 @@ def test_learning_rate_scheduler_function_from_keras_docs():
     assert scheduler_callback.base_lr is None  # no base rate with a function
 
 
+def test_learning_rate_scheduler_takes_keras_older_function_of_the_epoch_alone():
+    model = FakeModel(lr=0.1)
+    fit(model, [LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))], [{}] * 3)
+    np.testing.assert_allclose(model.lrs, [0.1, 0.05, 0.1 / 3])
+    both = FakeModel(lr=0.1)  # a default second argument: called with the lr, as Keras does
+    fit(both, [LearningRateScheduler(lambda epoch, lr=1.0: lr / 2)], [{}] * 2)
+    np.testing.assert_allclose(both.lrs, [0.05, 0.025])
+
+
+@pytest.mark.parametrize("function", [lambda: 0.1, lambda epoch, lr, extra: 0.1,
+                                      lambda *, epoch: 0.1])
+def test_learning_rate_scheduler_refuses_a_function_it_cannot_call(function):
+    with pytest.raises(TypeError, match=r"must take \(epoch, lr\) or \(epoch\)"):
+        LearningRateScheduler(function)
+
+
 def test_learning_rate_scheduler_function_sees_other_changes_to_lr():
     model = FakeModel(lr=0.1)
     seen = []

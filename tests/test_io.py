@@ -219,9 +219,21 @@ def test_new_file_permissions_follow_the_umask(tmp_path):
 
 
 def test_save_into_missing_directory(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        _classifier().save(tmp_path / "no such dir" / "m.fmlp")
+    target = tmp_path / "no such dir" / "m.fmlp"
+    with pytest.raises(FileNotFoundError) as info:
+        _classifier().save(target)
+    assert info.value.filename == str(target)  # the user's path, not a temporary file's
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("where, error", [("", FileNotFoundError), (".", IsADirectoryError)])
+def test_save_to_an_empty_path_or_a_directory_is_refused(tmp_path, monkeypatch, where, error):
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    with pytest.raises(error) as info:
+        _classifier().save(where)
+    assert info.value.filename == where
+    assert os.listdir(tmp_path) == ["cwd"] and os.listdir(tmp_path / "cwd") == []
 
 
 def test_save_through_a_symlink_replaces_its_target(tmp_path):

@@ -116,6 +116,11 @@ def test_truncated_at_boundaries(good, path, n):
     _rejected(path, good[:n])
 
 
+@pytest.mark.parametrize("n", [1, 7, 8, 12, 19])
+def test_a_file_cut_inside_its_prelude_is_called_truncated(good, path, n):
+    _rejected(path, good[:n], match="truncated")
+
+
 @fuzz(40)
 @given(st.data())
 def test_flipped_bit(good, path, data):

@@ -337,6 +337,23 @@ def test_derivative_at_zero(act, slope_at_zero):
     assert b1 == pytest.approx(-2 * (f0 - 1.0) * slope_at_zero, rel=1e-15, abs=1e-300)
 
 
+@pytest.mark.parametrize("dtype, z0, lr, rtol", [("float32", -20.0, 1e8, 1e-4),
+                                                 ("float64", -40.0, 1e17, 1e-12)])
+def test_elu_derivative_far_below_zero_keeps_its_precision(dtype, z0, lr, rtol):
+    """ELU'(z) = alpha e^z for z <= 0, as PyTorch computes it. From the output,
+    alpha (expm1(z) + 1), it would be 0 wherever expm1(z) rounds to -1. One
+    SGD step under loss f^2 moves b by lr 2 f f'(z0), scaled up by lr to
+    stand out of b's rounding."""
+    model = fm.Sequential([fm.Dense(1, activation=activations.ELU(0.5))], input_dim=1,
+                          dtype=dtype, seed=0)
+    model.set_weights([np.ones((1, 1)), np.array([z0])])
+    model.compile(loss="mse", optimizer=fm.optim.SGD(lr=lr))
+    f0 = float(model.predict(np.zeros((1, 1)))[0, 0])
+    model.fit(np.zeros((1, 1)), np.zeros(1), epochs=1, batch_size=1, verbose=0)
+    slope = (z0 - float(model.get_weights()[1][0])) / (lr * 2 * f0)
+    assert slope == pytest.approx(0.5 * np.exp(z0), rel=rtol, abs=0)
+
+
 def test_softplus_derivative_above_threshold_is_one():
     f0, b1 = _bias_step("softplus", 20.5, target=19.5)
     assert f0 == 20.5

@@ -2,6 +2,8 @@
 weights, history and callbacks, divergence, errors, pickling."""
 import copy
 import pickle
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -247,15 +249,13 @@ def test_set_weights_errors():
     assert _same(model.get_weights(), ws)  # nothing changed by the failures
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.filterwarnings("error")  # NumPy's cast warning must not leak out
 def test_set_weights_rejects_values_beyond_float32():
     model = _classifier()
     ws = model.get_weights()
-    try:
+    with pytest.raises(ValueError, match=r"weights\[0\] holds values beyond the range of float32"):
         model.set_weights([np.full(ws[0].shape, 1e39), *ws[1:]])
-    except (ValueError, OverflowError):
-        pass
-    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert _same(model.get_weights(), ws)
 
 
 def test_count_params_and_summary(capsys):
@@ -524,7 +524,137 @@ def test_divergence_returns_to_the_start_of_the_epoch():
     assert _same(model.get_weights(), twin.get_weights())
 
 
+@pytest.mark.parametrize("make", [
+    lambda: fm.optim.Adam(lr=1e-3), lambda: fm.optim.Adagrad(), lambda: fm.optim.RMSprop(),
+    lambda: fm.optim.Adadelta()], ids=["adam", "adagrad", "rmsprop", "adadelta"])
+def test_an_optimizer_state_that_overflows_is_divergence(make):
+    """MAE's gradient is finite (+-1 times x), but with x = 3e21 its square
+    overflows float32: the square-averaging state turns infinite while every
+    weight stays finite (its updates become 0), which torch trains on silently."""
+    X = np.full((4, 1), 3e21)
+    model = fm.Sequential([fm.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mae", optimizer=make())
+    start = model.get_weights()
+    with pytest.raises(fm.DivergenceError, match="optimizer's state is not finite") as info:
+        model.fit(X, np.zeros(4), epochs=2, batch_size=2, verbose=0)
+    assert info.value.epoch == 0 and info.value.batch is None
+    assert _same(model.get_weights(), start) and model._step == 0
+    assert all(np.isfinite(a).all() for pair in model._optimizer_state for states in pair
+               for a in states)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_overflow_inside_a_relu_network_is_not_hidden(dtype):
+    """x W = inf - inf = NaN in the hidden layer: ReLU must pass the NaN on
+    (PyTorch does) rather than make it 0 and report a loss of 0."""
+    big = 1e20 if dtype == "float32" else 1e160
+    X = np.full((4, 2), big)
+    model = fm.Sequential([fm.Dense(1, activation="relu"), fm.Dense(1)], input_dim=2,
+                          dtype=dtype, seed=0)
+    model.set_weights([np.array([[big], [-big]]), np.zeros(1), np.ones((1, 1)), np.zeros(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(FloatingPointError, match="not finite"):
+        model.predict(X)
+    with pytest.raises(FloatingPointError, match="loss is nan"):
+        model.evaluate(X, np.zeros(4))
+    with pytest.raises(fm.DivergenceError):
+        model.fit(X, np.zeros(4), epochs=1, verbose=0)
+
+
+def test_overflow_before_a_hinge_loss_is_not_hidden():
+    X = np.full((4, 2), 1e20)
+    model = fm.Sequential([fm.Dense(1)], input_dim=2, seed=0)
+    model.set_weights([np.array([[1e20], [-1e20]]), np.zeros(1)])
+    model.compile(loss="hinge", optimizer="sgd")
+    with pytest.raises(FloatingPointError, match="loss is nan"):
+        model.evaluate(X, np.ones(4))
+    with pytest.raises(fm.DivergenceError):
+        model.fit(X, np.ones(4), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("nan_piece", [0, 1])
+def test_a_nan_maxout_piece_wins(nan_piece):
+    """As torch.max: a NaN among a unit's pieces makes the unit NaN, wherever it is."""
+    model = fm.Sequential([fm.Maxout(1, pieces=2)], input_dim=2, seed=0)
+    W = np.zeros((2, 2))
+    W[:, nan_piece] = [1e20, -1e20]  # this piece is inf - inf
+    W[0, 1 - nan_piece] = 1.0  # the other is 1e20, finite
+    model.set_weights([W, np.zeros(2)])
+    with pytest.raises(FloatingPointError, match="not finite"):
+        model.predict(np.full((1, 2), 1e20))
+
+
+def test_a_validation_loss_that_overflows_is_logged_and_training_goes_on():
+    """Keras's behaviour: the training loss is finite, so the weights are
+    good; the validation inputs overflow the network (they are unscaled)."""
+    X, y = _classification()
+    model = _classifier(dropout=0.0)
+    with pytest.warns(RuntimeWarning, match="the validation loss is nan") as caught:
+        hist = model.fit(X, y, epochs=2, verbose=0, validation_data=(np.full((8, 5), 3e38),
+                                                                   np.zeros(8, int)))
+    assert len(caught) == 2 and caught[0].filename == __file__  # points at the fit call
+    assert hist.epoch == [0, 1] and np.isnan(hist.history["val_loss"]).all()
+    assert all(np.isfinite(hist.history["loss"]))
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
 # ---- errors ------------------------------------------------------------------------
+
+def test_evaluate_before_fit_starts_no_optimizer_state():
+    """Only training starts the optimizer: a setting changed after evaluate
+    (which needs other state arrays) is taken by the first fit."""
+    X, y = _classification()
+    model = _classifier(dropout=0.0)
+    model.compile(loss="cross_entropy", optimizer=fm.optim.SGD(lr=0.01))
+    model.evaluate(X, y)
+    assert model._optimizer_state is None
+    model.optimizer.momentum = 0.9
+    model.fit(X, y, epochs=1, verbose=0)
+    assert [len(states) for states in model._optimizer_state[0]] == [1, 1]
+
+
+def test_a_failed_constructor_leaves_its_layers_free():
+    layers = [fm.Dense(4, activation="relu"), fm.Dense(2)]
+    failed = []  # keeps the failed model alive, as a REPL's traceback does
+    for bad in (dict(dtype="int8"), dict(seed=-1), dict(input_dim=0)):
+        with pytest.raises((TypeError, ValueError)) as info:
+            fm.Sequential(layers, **bad)
+        failed.append(info)
+    twice = fm.Dense(3)
+    with pytest.raises(ValueError, match="in the model already"):
+        fm.Sequential([layers[0], twice, twice])
+    model = fm.Sequential(layers + [twice], input_dim=3, seed=0)
+    assert model.count_params() == (3 * 4 + 4) + (4 * 2 + 2) + (2 * 3 + 3)
+
+
+def test_build_keeps_a_built_model_and_refuses_other_inputs():
+    X, y = _classification()
+    model = _classifier(dropout=0.0)
+    model.fit(X, y, epochs=1, verbose=0)
+    trained, step = model.get_weights(), model._step
+    model.build(5)  # as in Keras: nothing to do
+    assert _same(model.get_weights(), trained) and model._step == step
+    with pytest.raises(ValueError, match="built for 5 input features, not 6"):
+        model.build(6)
+    assert model.input_dim == 5 and _same(model.get_weights(), trained)
+
+
+def test_a_shallow_copy_is_refused_with_a_pointer_to_deepcopy():
+    with pytest.raises(TypeError, match=r"copy\.deepcopy"):
+        copy.copy(_classifier())
+
+
+def test_keras_acc_spelling_can_be_monitored():
+    X, y = _classification()
+    model = _classifier(dropout=0.0)
+    model.compile(loss="cross_entropy", optimizer=fm.optim.Adam(lr=0.01), metrics=["acc"])
+    stop = callbacks.EarlyStopping(monitor="val_acc", patience=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a monitored value missing from the logs warns
+        hist = model.fit(X, y, epochs=2, verbose=0, validation_split=0.2, callbacks=[stop])
+    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc", "lr"}
+    assert stop.mode == "max" and stop.best == max(hist.history["val_acc"])
+
 
 def test_a_refused_compile_changes_nothing():
     X, y = _classification()
@@ -607,7 +737,7 @@ def test_fit_and_evaluate_need_compile():
         fm.Sequential([fm.Dense(2)]).predict(X)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.filterwarnings("error")  # NumPy's cast warning must not leak out
 def test_input_errors():
     X, y = _classification()
     model = _classifier()
@@ -628,7 +758,7 @@ def test_input_errors():
     bad[3, 2] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity"):
         model.evaluate(bad, y)
-    with pytest.raises(ValueError, match="NaN or infinity"):
+    with pytest.raises(ValueError, match="X holds values beyond the range of float32"):
         model.predict(np.full((2, 5), 1e39))  # finite in float64, inf in float32
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         model.fit(X, np.where(y == 0, 3, y), verbose=0)
@@ -725,7 +855,8 @@ def test_acc_alias_and_zero_epochs():
     hist = model.fit(X, y, epochs=0, verbose=0)
     assert hist.epoch == [] and hist.history == {}
     assert _same(model.get_weights(), start)
-    assert set(model.fit(X, y, epochs=1, verbose=0).history) == {"loss", "accuracy", "lr"}
+    # logged as spelled, as Keras does: monitor="val_acc" then finds it
+    assert set(model.fit(X, y, epochs=1, verbose=0).history) == {"loss", "acc", "lr"}
 
 
 def test_changing_optimizer_state_layout_after_training_asks_to_compile_again():

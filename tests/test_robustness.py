@@ -219,7 +219,8 @@ ERROR_CASES = [
     ("evaluate_y_inf_regression", lambda: _regressor().evaluate(
         X, _with(np.ones((ROWS, 2)), (0, 0), np.inf)), ValueError, r"y contains NaN"),
     ("fit_y_beyond_float32", lambda: _regressor().fit(
-        X, _with(np.ones((ROWS, 2)), (0, 0), 1e39), verbose=0), ValueError, r"infinity"),
+        X, _with(np.ones((ROWS, 2)), (0, 0), 1e39), verbose=0), ValueError,
+     r"y holds values beyond the range of float32"),
     ("fit_y_length", lambda: _call("fit", y=Y[:-1]), ValueError, r"47 rows but X has 48"),
     ("evaluate_y_length", lambda: _call("evaluate", y=np.append(Y, 0)), ValueError,
      r"49 rows but X has 48"),
@@ -251,7 +252,7 @@ for _method in ("fit", "predict", "evaluate"):
         (f"{_method}_X_inf", lambda m=_method: _call(m, x=_with(X, (0, 4), -np.inf)), ValueError,
          r"X contains NaN or infinity"),
         (f"{_method}_X_beyond_float32", lambda m=_method: _call(m, x=_with(X, (0, 0), 1e39)),
-         ValueError, r"X contains NaN or infinity"),
+         ValueError, r"X holds values beyond the range of float32"),
         (f"{_method}_X_features", lambda m=_method: _call(m, x=X[:, :4]), ValueError,
          r"4 features; the model takes 5"),
         (f"{_method}_X_1d", lambda m=_method: _call(m, x=X[0], y=Y[:1]), ValueError, r"2-D"),
@@ -390,9 +391,6 @@ ERROR_CASES += [
      FloatingPointError, r"outputs of 3 of 3 rows .* not finite.*float32"),
     ("evaluate_overflowing_inputs", lambda: _call("evaluate", x=np.full((ROWS, FEATURES), 3e38)),
      FloatingPointError, r"loss is nan"),
-    ("validation_overflowing_inputs", lambda: _call(
-        "fit", validation_data=(np.full((ROWS, FEATURES), 3e38), Y)),
-     FloatingPointError, r"val_loss is nan"),
 ]
 
 # ---- valid corner cases: each must simply work ------------------------------------

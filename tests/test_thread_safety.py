@@ -180,3 +180,39 @@ def test_evaluate_while_another_thread_evaluates():
                     f"(the long one took {time.perf_counter() - started:.2f} s)")
     assert got_small == want_small
     assert got_big == want_big
+
+
+def test_other_threads_are_refused_the_parameters_while_a_fit_runs(tmp_path):
+    """They would read or write them in the middle of a batch (a file saved
+    so would not even match its own checksum). The fit's own thread may use
+    them between epochs, in callbacks."""
+    model = _model("float32")
+    X, y = _inputs("float32")[3]
+    weights = model.get_weights()
+    in_callback, release = threading.Event(), threading.Event()
+
+    def between_epochs(epoch, logs):
+        model.predict(X), model.evaluate(X, y), model.set_weights(model.get_weights())
+        model.save(tmp_path / "from_the_fit.fmlp")
+        in_callback.set()
+        release.wait(60)
+
+    hold = fm.callbacks.LambdaCallback(on_epoch_end=between_epochs)
+    fit = threading.Thread(target=model.fit, args=(X, y),
+                           kwargs=dict(epochs=1, verbose=0, callbacks=[hold]))
+    fit.start()
+    try:
+        assert in_callback.wait(60)
+        for name, call in [("predict", lambda: model.predict(X)),
+                           ("evaluate", lambda: model.evaluate(X, y)),
+                           ("get_weights", model.get_weights),
+                           ("set_weights", lambda: model.set_weights(weights)),
+                           ("save", lambda: model.save(tmp_path / "elsewhere.fmlp"))]:
+            with pytest.raises(RuntimeError, match=rf"{name}\(\) from another thread while fit"):
+                call()
+    finally:
+        release.set()
+        fit.join(60)
+    assert not (tmp_path / "elsewhere.fmlp").exists()
+    assert fm.load(tmp_path / "from_the_fit.fmlp").predict(X).shape == (len(X), 6)
+    model.predict(X)  # fit has returned: any thread again

@@ -117,7 +117,7 @@ static void FM_P(backward_softmax)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdi
 }
 
 /* Maxout, cols = units: z += b; a_j = max of z over the pieces of unit j
- * (the first maximum wins a tie). */
+ * (the first maximum wins a tie; a NaN piece wins, as in torch.max). */
 static void FM_P(forward_maxout)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
     const int pieces = r->pieces;
@@ -127,7 +127,7 @@ static void FM_P(forward_maxout)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff
             FM_T *zj = r->z + i * zc + j * pieces, best = zj[0] += r->b[j * pieces];
             for (int q = 1; q < pieces; ++q) {
                 zj[q] += r->b[j * pieces + q];
-                best = zj[q] > best ? zj[q] : best;
+                best = zj[q] > best || zj[q] != zj[q] ? zj[q] : best;
             }
             r->a[i * units + j] = best;
         }

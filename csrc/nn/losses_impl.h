@@ -28,9 +28,11 @@ static inline FM_T FM_P(element_loss)(fm_loss loss, double delta, FM_T y, FM_T t
         }
         *dl = (FM_T)(delta * ((d > 0) - (d < 0)));
         return (FM_T)(delta * (FABS(d) - 0.5 * delta));
-    case FM_LOSS_HINGE: /* t in {-1, 1} */
-        *dl = t * y < 1 ? -t : 0;
-        return t * y < 1 ? 1 - t * y : 0;
+    case FM_LOSS_HINGE: { /* t in {-1, 1}; a NaN margin stays NaN */
+        const FM_T margin = 1 - t * y;
+        *dl = margin > 0 ? -t : 0;
+        return margin < 0 ? 0 : margin;
+    }
     default: /* FM_LOSS_BCE, on the logit y: softplus(y) - t y */
         *dl = SIGMOID_OF(y) - t;
         return (y > 0 ? y : 0) - y * t + LOG1P(EXP(-FABS(y)));

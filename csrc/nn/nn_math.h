@@ -73,10 +73,12 @@ static inline double fm_expm1_reduced(double x, int64_t *n)
     return p * (r * r) + r;
 }
 
-/* 2^n as a float or double, for n within the normal exponents. */
+/* 2^n as a float or double, for n within the normal exponents. Shifted as
+ * unsigned: a NaN x gives a wild n (and a NaN result from its other factor),
+ * which must not overflow a signed shift. */
 static inline float fm_pow2f(int32_t n)
 {
-    const int32_t e = (n + 127) << 23;
+    const uint32_t e = (uint32_t)(n + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
     return s;
@@ -84,7 +86,7 @@ static inline float fm_pow2f(int32_t n)
 
 static inline double fm_pow2(int64_t n)
 {
-    const int64_t e = (n + 1023) << 52;
+    const uint64_t e = (uint64_t)(n + 1023) << 52;
     double s;
     memcpy(&s, &e, sizeof s);
     return s;

@@ -27,8 +27,11 @@ static inline double fm_rand_uniform(uint64_t seed, uint64_t stream, uint64_t co
     return (double)(fm_rand_bits(seed, stream, counter) >> 11) * 0x1.0p-53;
 }
 
-/* Streams: what a draw is for, so different uses never share numbers. */
-/* `key` is the epoch's (fm_train_epoch); distinct below 2**31. */
+/* Streams: what a draw is for, so different uses never share numbers.
+ * `key` is the model's step count when the epoch starts (fm_train_epoch).
+ * Shuffle streams are distinct for every key; dropout streams while the key
+ * is below 2**31, the batch below 2**24 and the layer below 2**8 (beyond,
+ * two batches could draw the same masks). */
 static inline uint64_t fm_stream_shuffle(uint64_t key) { return key << 1; }
 static inline uint64_t fm_stream_dropout(uint64_t key, uint64_t batch, uint64_t layer)
 {
