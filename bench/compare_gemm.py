@@ -19,7 +19,6 @@ to time a row again on its own.
 """
 import argparse
 import math
-import os
 import platform
 import shlex
 import statistics
@@ -33,6 +32,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastmlp
 from fastmlp import _core
+from timing import foreign_cpu, percent
 
 SQUARE = [(1024, "float32", 0.95), (2048, "float32", 0.95), (1024, "float64", 0.90)]
 MLP_SHAPES = [(128, 784, 256), (256, 1024, 2048), (64, 32, 64), (32, 512, 512), (1, 784, 256)]
@@ -163,27 +163,6 @@ def mismatch(case, calls):
             f"(max abs error {err:.3g}, |C| up to {scale:.3g})")
 
 
-def foreign_cpu():
-    """A probe of the CPU time other processes use: call it before and after
-    some work, and the second call gives their share of all cores meanwhile
-    (None without /proc/stat)."""
-    def now():
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:9]]
-        own = sum(os.times()[:2]) * os.sysconf("SC_CLK_TCK")
-        return time.perf_counter(), sum(ticks) - ticks[3] - ticks[4] - own
-    try:
-        t0, busy0 = now()
-    except (OSError, ValueError):
-        return lambda: None
-
-    def share():
-        t1, busy1 = now()
-        cores = os.cpu_count() * os.sysconf("SC_CLK_TCK") * (t1 - t0)
-        return max(0.0, (busy1 - busy0) / cores)
-    return share
-
-
 def rate_call():
     """The product that measures the machine's large-GEMM rate (GFLOP, call)."""
     ref = Case("rate", RATE_SIZE, RATE_SIZE, RATE_SIZE, "NN", "float32", 0.0)
@@ -261,7 +240,7 @@ def table(results, markdown):
                      fmt_time(times["numpy"]), f"{gflops['fastmlp']:.1f}",
                      f"{gflops['numpy']:.1f}", f"{ratio:.2f}x", f">={case.goal:.2f}x",
                      f"{math.floor(100 * pct)}%", ok, f"{100 * spread:.0f}%",
-                     "?" if others is None else f"{100 * others:.0f}%"])
+                     percent(others)])
     if markdown:
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -11,7 +11,9 @@ cannot skip: for one row it is a pass over those weights, so it shows how
 close a prediction is to the memory floor of this machine. Each timing
 starts after a pause: two OpenMP runtimes in one process (PyTorch bundles
 its own) keep their idle threads spinning for a while after each call, and
-on a small machine those steal the cores the other library needs.
+on a small machine those steal the cores the other library needs. The
+column "other" is the share of the machine's CPU time that other processes
+took while a case was timed.
 """
 import argparse
 import statistics
@@ -22,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastmlp as fm
-from timing import per_call
+from timing import foreign_cpu, percent, per_call
 
 WIDTHS = (784, 256, 128, 10)
 CASES = ((1, 15.0), (10_000, 1.0))  # (rows, goal: PyTorch time / fastmlp time)
@@ -72,7 +74,8 @@ def main():
     print(f"command: python {' '.join(sys.argv)}")
     print(f"cpu: {cpu}; threads: {args.threads}; fastmlp {fm.__version__} "
           f"({fm.config()['isa']}), torch {torch.__version__}\n")
-    header = ["rows", "fastmlp", "pytorch", "ratio", "goal", "layer 1 alone", "fastmlp / it"]
+    header = ["rows", "fastmlp", "pytorch", "ratio", "goal", "layer 1 alone", "fastmlp / it",
+              "other"]
     w1 = net.layers[0].weights[0]
     rows = []
     with threadpool_limits(limits=args.threads), torch.inference_mode():
@@ -84,6 +87,7 @@ def main():
                 sys.exit(f"predictions differ for {n} rows")
             z1 = np.empty((n, w1.shape[1]), np.float32)
             t_fm, t_torch, t_layer1 = [], [], []
+            others = foreign_cpu()
             for _ in range(args.rounds):
                 t_fm.append(settled_per_call(lambda: net.predict(X)))
                 t_torch.append(settled_per_call(lambda: tnet(Xt)))
@@ -92,7 +96,7 @@ def main():
             unit, scale = ("us", 1e6) if f < 1e-3 else ("ms", 1e3)
             rows.append([str(n), f"{f * scale:.1f} {unit}", f"{t * scale:.1f} {unit}",
                          f"{t / f:.1f}x", f">={goal}x", f"{l1 * scale:.1f} {unit}",
-                         f"{f / l1:.2f}"])
+                         f"{f / l1:.2f}", percent(others())])
     if args.markdown:
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         for row in rows:

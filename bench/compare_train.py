@@ -4,13 +4,18 @@
                                   [--threads 2] [--no-sklearn] [--markdown]
 
 Same data, same network, float32, Adam (lr 1e-3), shuffled mini-batches. In
-each round every library trains one more epoch, one after the other, so
+each round every library trains one more epoch, one after the other (each
+round starting with the next library, so none always runs first), so
 machine noise hits all alike; the table gives the median epoch time and the
 ratio to fastmlp, and the final training loss of each model, computed the same
 way (NumPy, from each model's predictions) after the last round; PyTorch
 starts from fastmlp's initial weights, scikit-learn from its own. All
 libraries are pinned to the same thread count (threadpoolctl, torch,
-fastmlp).
+fastmlp). Before the timed rounds, each library trains a throwaway model on
+a few batches, so that none pays for its first call (PyTorch's first epoch
+is about 40% slower than the next) in a timed one. The column "other" is
+the share of the machine's CPU time that other processes took during the
+rounds: a ratio measured while it is high is not worth much.
 
 Each round also times OpenBLAS on a 2048^3 float32 product (numpy.matmul),
 the machine's large-GEMM rate, and the table gives fastmlp's epoch as a
@@ -28,7 +33,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastmlp as fm
-from timing import per_call
+from timing import foreign_cpu, percent, per_call
 
 SETTLE_S = 0.2  # idle thread pools of the previous library stop spinning
 RATE_SIZE = 2048  # float32 n x n x n by OpenBLAS: the machine's large-GEMM rate
@@ -187,15 +192,23 @@ def gemm_rate_timer():
     return gemm_rate
 
 
+def make_models(libraries, w, X, y):
+    """One model per library, PyTorch's starting from fastmlp's weights."""
+    ours = FastMLP(w, X, y)
+    start = ours.model.get_weights()
+    return [ours] + [lib(w, X, y, start) for lib in libraries if lib is not FastMLP]
+
+
+WARM_BATCHES = 20
+
+
 def run(w, libraries, rounds, threads):
     """({library: median s/epoch}, {library: final loss}, median share of
-    the large-GEMM rate that fastmlp's epoch reaches)."""
+    the large-GEMM rate that fastmlp's epoch reaches, other processes' share
+    of the CPU during the rounds)."""
     X, y = w.data()
     times = {lib.name: [] for lib in libraries}
     gemm_rate, shares = gemm_rate_timer(), []
-    ours = FastMLP(w, X, y)
-    start = ours.model.get_weights()
-    models = [ours] + [lib(w, X, y, start) for lib in libraries if lib is not FastMLP]
     with threadpool_limits(limits=threads):
         fm.set_num_threads(threads)
         try:
@@ -204,8 +217,14 @@ def run(w, libraries, rounds, threads):
             torch.set_num_threads(threads)
         except ImportError:
             pass
+        warm = WARM_BATCHES * w.batch
+        for model in make_models(libraries, w, X[:warm], y[:warm]):
+            model.train_epoch()
+        # made after the warm-up, which would otherwise move torch's seeded RNG
+        models = make_models(libraries, w, X, y)
+        others = foreign_cpu()
         for r in range(rounds):
-            for model in models:
+            for model in models[r % len(models):] + models[:r % len(models)]:
                 time.sleep(SETTLE_S)
                 start = time.perf_counter()
                 model.train_epoch()
@@ -213,8 +232,10 @@ def run(w, libraries, rounds, threads):
                 print(f"  {w.name} round {r + 1}/{rounds} {model.name}: "
                       f"{times[model.name][-1]:.3f} s", file=sys.stderr)
             shares.append(w.epoch_flop / times["fastmlp"][-1] / gemm_rate())
+        others = others()
         losses = {model.name: final_loss(w, y, model.outputs()) for model in models}
-    return {name: statistics.median(t) for name, t in times.items()}, losses, statistics.median(shares)
+    return ({name: statistics.median(t) for name, t in times.items()}, losses,
+            statistics.median(shares), others)
 
 
 def main():
@@ -241,18 +262,19 @@ def main():
 
     header = ["workload", "net", "batch", "fastmlp s/epoch", "pytorch s/epoch", "vs pytorch",
               "goal", "fastmlp % rate", "sklearn s/epoch", "vs sklearn",
-              "final loss fm / torch / sk"]
+              "final loss fm / torch / sk", "other"]
     rows = []
     for name in args.workloads:
         w = WORKLOADS[name]
-        med, losses, share = run(w, libraries, args.rounds, args.threads)
+        med, losses, share, others = run(w, libraries, args.rounds, args.threads)
         sk = med.get("sklearn")
         rows.append([
             f"{w.name} {w.rows}x{w.features}", "-".join(map(str, (w.features, *w.hidden, w.outputs))),
             str(w.batch), f"{med['fastmlp']:.3f}", f"{med['pytorch']:.3f}",
             f"{med['pytorch'] / med['fastmlp']:.1f}x", f">={w.goal}x", f"{100 * share:.0f}%",
             f"{sk:.3f}" if sk else "-", f"{sk / med['fastmlp']:.1f}x" if sk else "-",
-            " / ".join(f"{losses[k]:.4f}" for k in ("fastmlp", "pytorch", "sklearn") if k in losses),
+            " / ".join(f"{losses[k]:.4g}" for k in ("fastmlp", "pytorch", "sklearn") if k in losses),
+            percent(others),
         ])
     if args.markdown:
         print("| " + " | ".join(header) + " |")
@@ -264,7 +286,10 @@ def main():
         for row in [header, *rows]:
             print("  ".join(cell.ljust(wd) for cell, wd in zip(row, widths)))
     print(f"\n% rate: the GFLOP/s of fastmlp's epoch (its matrix products) as a share of "
-          f"OpenBLAS's on a {RATE_SIZE}^3 float32 product, timed in every round; median.")
+          f"OpenBLAS's on a {RATE_SIZE}^3 float32 product, timed in every round; median.\n"
+          "final loss: PyTorch starts from fastmlp's initial weights, scikit-learn from its "
+          "own.\nother: the share of all cores' time that other processes took during the "
+          "rounds.")
 
 
 if __name__ == "__main__":
