@@ -7,7 +7,11 @@ import os as _os
 
 from fastmlp import _core
 
-_core.set_isa((_os.environ.get("FASTMLP_ISA") or _core.best_isa()).lower())
+_forced_isa = _os.environ.get("FASTMLP_ISA")
+try:
+    _core.set_isa((_forced_isa or _core.best_isa()).lower())
+except (ValueError, RuntimeError) as _error:  # only a forced ISA can fail
+    raise type(_error)(f"FASTMLP_ISA={_forced_isa!r}: {_error}") from None
 
 from fastmlp import activations, callbacks, init, losses, optim, schedules  # noqa: E402
 from fastmlp._config import config  # noqa: E402

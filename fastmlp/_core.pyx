@@ -10,7 +10,6 @@ import numpy as np
 cimport numpy as cnp
 from libc.float cimport FLT_MAX
 from libc.math cimport fabs, isfinite
-from libc.stdlib cimport abs as c_abs
 
 from fastmlp._cfastmlp cimport *
 

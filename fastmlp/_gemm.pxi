@@ -29,19 +29,25 @@ cdef cnp.ndarray _as_operand(x, str name):
     return arr
 
 
+cdef inline Py_ssize_t _magnitude(Py_ssize_t stride) noexcept:
+    return -stride if stride < 0 else stride  # libc's abs() would cut it to an int
+
+
 cdef bint _writable_matrix(cnp.ndarray c):
     """True when every element of c has its own place in memory, so the
     kernels can write it through its strides."""
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(c)
     cdef Py_ssize_t n0 = cnp.PyArray_DIM(c, 0), n1 = cnp.PyArray_DIM(c, 1)
-    cdef Py_ssize_t s0 = c_abs(cnp.PyArray_STRIDE(c, 0)), s1 = c_abs(cnp.PyArray_STRIDE(c, 1))
+    cdef Py_ssize_t s0 = _magnitude(cnp.PyArray_STRIDE(c, 0))
+    cdef Py_ssize_t s1 = _magnitude(cnp.PyArray_STRIDE(c, 1))
     if n0 == 0 or n1 == 0:  # no elements, nothing to overlap
         return True
     if n0 == 1 or n1 == 1:  # a stride over one element is never used
         return (n0 <= 1 or s0 >= item) and (n1 <= 1 or s1 >= item)
+    # s0 >= s1 n1 (rows clear of each other), divided so as not to overflow
     if s0 >= s1:
-        return s1 >= item and s0 >= s1 * n1
-    return s0 >= item and s1 >= s0 * n0
+        return s1 >= item and s0 // n1 >= s1
+    return s0 >= item and s1 // n0 >= s0
 
 
 cdef cnp.ndarray _check_out(out, dtype, Py_ssize_t m, Py_ssize_t n):

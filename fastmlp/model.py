@@ -159,6 +159,11 @@ class Sequential:
         """The parameters' and the computation's dtype, fixed when the model is made."""
         return self._dtype
 
+    @dtype.setter
+    def dtype(self, value):
+        raise AttributeError("dtype is fixed when the model is made: make a new model, "
+                             "Sequential(..., dtype=...), and set_weights it")
+
     def add(self, layer):
         if not isinstance(layer, Layer):
             raise TypeError(f"layers must be fastmlp layers (Dense, Dropout, Maxout), "

@@ -360,7 +360,7 @@ ERROR_CASES += [
     ("output_dim_without_layers", lambda: fm.Sequential().output_dim, ValueError,
      r"no layers"),
     ("dtype_set_after_construction", lambda: setattr(_classifier(), "dtype", "float64"),
-     AttributeError, r"dtype"),
+     AttributeError, r"dtype is fixed when the model is made"),
     ("leaky_relu_slope_beyond_float32", lambda: fm.Sequential(
         [fm.Dense(2, activation=fm.activations.LeakyReLU(1e39))], input_dim=FEATURES),
      ValueError, r"LeakyReLU.*beyond the range of float32"),
