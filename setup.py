@@ -4,7 +4,9 @@ One extension, ``fastmlp._core``, holds every C kernel. Kernel files for an
 instruction set (``csrc/kernels/<isa>/``) are compiled as separate objects with
 that ISA's flags; everything else gets baseline x86-64 flags, so the extension
 runs on any CPU and picks its kernels at import (``csrc/arch/dispatch.c``).
-Never ``-march=native``: a wheel built that way crashes on older CPUs.
+Never ``-march=native``: a wheel built that way crashes on older CPUs. A
+compiler that cannot build an ISA's kernels (an old one without -mavx512f)
+leaves that kernel set out, and says so.
 
 Environment:
   FASTMLP_NO_OPENMP=1  build without OpenMP (single-threaded)
@@ -30,6 +32,9 @@ IS_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 COMMON_FLAGS = [
     "-O3", "-std=c11", "-fvisibility=hidden",
+    # No debug information (distutils adds -g): it would make the module
+    # several times larger. FASTMLP_SANITIZE's -g, later, overrides this.
+    "-g0",
     # No contraction of a*b+c into FMA behind our back: the kernels call FMA
     # where they mean it, so every ISA path has one, documented, rounding.
     "-ffp-contract=off",
@@ -46,10 +51,17 @@ ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma"],
     "avx512": ["-mavx512f", "-mavx2", "-mfma"],
 }
+# An ISA's flags work when the compiler takes them and knows the intrinsics.
+ISA_PROBE = {
+    "avx2": "#include <immintrin.h>\nint main(void) { __m256 x = _mm256_set1_ps(1.0f);\n"
+            "  x = _mm256_fmadd_ps(x, x, x); return (int)_mm256_cvtss_f32(x) - 2; }\n",
+    "avx512": "#include <immintrin.h>\nint main(void) { __m512 x = _mm512_set1_ps(1.0f);\n"
+              "  x = _mm512_fmadd_ps(x, x, x); return (int)_mm512_reduce_add_ps(x) - 32; }\n",
+}
 ISAS = list(ISA_FLAGS) if IS_X86_64 else ["generic"]
 EMULATE_AVX512 = os.environ.get("FASTMLP_EMULATE_AVX512") == "1" and IS_X86_64
 if EMULATE_AVX512:
-    ISA_FLAGS["avx512"] = ISA_FLAGS["avx2"]
+    ISA_FLAGS["avx512"], ISA_PROBE["avx512"] = ISA_FLAGS["avx2"], ISA_PROBE["avx2"]
 
 OPENMP_PROBE = r"""
 #include <omp.h>
@@ -60,20 +72,28 @@ int main(void) { int n = 0;
 """
 
 
-def compiler_has_openmp(compiler):
-    """True when this compiler builds and links a program with -fopenmp."""
-    if os.environ.get("FASTMLP_NO_OPENMP") == "1":
-        return False
+def compiler_builds(compiler, source, flags):
+    """True when this compiler compiles and links `source` with `flags`."""
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
-            f.write(OPENMP_PROBE)
+            f.write(source)
         try:
-            objs = compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
-            compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=["-fopenmp"])
-        except Exception:  # any compile or link failure means "no OpenMP"
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+            compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=flags)
+        except Exception:  # any compile or link failure means "no"
             return False
     return True
+
+
+def buildable_isas(compiler):
+    """The kernel sets this compiler can build (the generic one always)."""
+    isas = [isa for isa in ISAS
+            if isa not in ISA_PROBE or compiler_builds(compiler, ISA_PROBE[isa], ISA_FLAGS[isa])]
+    for isa in sorted(set(ISAS) - set(isas)):
+        print(f"fastmlp: the compiler cannot build with {' '.join(ISA_FLAGS[isa])}; "
+              f"leaving out the {isa} kernels", file=sys.stderr)
+    return isas
 
 
 class BuildExt(build_ext):
@@ -82,7 +102,9 @@ class BuildExt(build_ext):
     def build_extension(self, ext):
         flags = list(COMMON_FLAGS) + ["-pthread"]
         link_flags = ["-pthread"]
-        if compiler_has_openmp(self.compiler):
+        if os.environ.get("FASTMLP_NO_OPENMP") == "1":
+            print("fastmlp: FASTMLP_NO_OPENMP=1; building single-threaded", file=sys.stderr)
+        elif compiler_builds(self.compiler, OPENMP_PROBE, ["-fopenmp"]):
             flags.append("-fopenmp")
             link_flags.append("-fopenmp")
         else:
@@ -91,11 +113,12 @@ class BuildExt(build_ext):
             san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
             flags += san
             link_flags += san
-        macros = [("FASTMLP_HAVE_" + isa.upper(), "1") for isa in ISAS]
+        isas = buildable_isas(self.compiler)
+        macros = [("FASTMLP_HAVE_" + isa.upper(), "1") for isa in isas]
         if EMULATE_AVX512:
             macros.append(("FASTMLP_EMULATE_AVX512", "1"))
         objects = []
-        for isa in ISAS:
+        for isa in isas:
             sources = sorted(glob(os.path.join("csrc", "kernels", isa, "*.c")))
             objects += self.compiler.compile(
                 sources, output_dir=os.path.join(self.build_temp, isa),
