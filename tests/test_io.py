@@ -391,6 +391,19 @@ def test_failed_save_leaves_old_file(saved, monkeypatch, target):
     _assert_same(_classifier(seed=1), fm.load(path))
 
 
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()],
+                         ids=["error", "interrupt"])
+def test_failed_save_to_a_new_path_leaves_nothing(tmp_path, monkeypatch, failure):
+    def fail_midway(f, header, arrays):
+        f.write(b"FASTMLP\0 part of a file")
+        raise failure
+
+    monkeypatch.setattr(io, "_write", fail_midway)
+    with pytest.raises(type(failure)):
+        _classifier().save(tmp_path / "new.fmlp")
+    assert os.listdir(tmp_path) == []
+
+
 def test_interrupted_save_leaves_old_file(saved, monkeypatch):
     path, before = saved
 

@@ -259,6 +259,45 @@ def test_dropout_is_inverted_dropout():
             assert np.array_equal(model.predict(X[:5]), np.ones((5, 1)))
 
 
+def _dropout_mask(width, rate, seed):
+    """The mask a fresh model with this seed draws for a one-row batch at a
+    Dropout of `width` units in position 1 of its layers (masks are keyed by
+    seed, step, batch, layer and element, not by the other layers): read
+    from one SGD step (lr = 1) of identity layers around it, on ones, under
+    MSE against 0, where the last bias moves by -2 mask / width."""
+    probe = fm.Sequential([fm.Dense(width), fm.Dropout(rate), fm.Dense(width)], input_dim=width,
+                          dtype="float64", seed=seed)
+    probe.set_weights([np.eye(width), np.zeros(width)] * 2)
+    probe.compile(loss="mse", optimizer=fm.optim.SGD(lr=1.0))
+    probe.fit(np.ones((1, width)), np.zeros((1, width)), epochs=1, verbose=0)
+    return -probe.get_weights()[3] * width / 2
+
+
+def test_dropout_backward_uses_the_forward_mask_and_scale():
+    """One training step through Dense(tanh) -> Dropout(0.4) -> Dense
+    against NumPy with the same mask: the gradient passes only where the
+    forward pass kept a unit, scaled by the same 1 / (1 - rate)."""
+    width, rate, seed = 12, 0.4, 5
+    mask = _dropout_mask(width, rate, seed)
+    assert set(np.round(mask, 12)) == {0.0, round(1 / (1 - rate), 12)}  # some of each
+    rng = np.random.default_rng(6)
+    x, t = rng.standard_normal((1, 3)), rng.standard_normal((1, 1))
+    W1, b1, W2, b2 = (rng.standard_normal(s) for s in ((3, width), width, (width, 1), 1))
+    model = fm.Sequential([fm.Dense(width, activation="tanh"), fm.Dropout(rate), fm.Dense(1)],
+                          input_dim=3, dtype="float64", seed=seed)
+    model.set_weights([W1, b1, W2, b2])
+    model.compile(loss="mse", optimizer=fm.optim.SGD(lr=1.0))
+    model.fit(x, t, epochs=1, verbose=0)
+    h = np.tanh(x @ W1 + b1)
+    d = h * mask
+    g_out = 2 * (d @ W2 + b2 - t)  # d(mse)/d(out), one element
+    g_h = (g_out @ W2.T) * mask
+    g_z = g_h * (1 - h * h)
+    expected = [W1 - x.T @ g_z, b1 - g_z[0], W2 - d.T @ g_out, b2 - g_out[0]]
+    for got, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
 # ---- random architectures against the reference (property test) ----------------
 
 HIDDEN_NAMES = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu",

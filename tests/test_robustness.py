@@ -408,16 +408,43 @@ def _copy_of_a_layer_in_use():
     return model.count_params()
 
 
+def _same_weights(a, b):
+    return all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+
+
+def _fit_alike(kwargs, same_as):
+    """A fit with `kwargs` trains exactly as one with `same_as` instead
+    (an AssertionError in the worker fails the case)."""
+    models = [_classifier(), _classifier()]
+    for model, args in zip(models, (kwargs, same_as)):
+        model.fit(X, **{"y": Y, "verbose": 0, **args})
+    assert _same_weights(*models), f"fit({kwargs}) differs from fit({same_as})"
+
+
+def _fit_trains_nothing(**kwargs):
+    model, untouched = _classifier(), _classifier()
+    model.fit(X, Y, verbose=0, **kwargs)
+    assert _same_weights(model, untouched), f"fit({kwargs}) changed the weights"
+
+
+def _predict_alike(x, same_as, **kwargs):
+    # to float32 rounding: a one-row batch sums its products in another order
+    np.testing.assert_allclose(_call("predict", x=x, **kwargs), _call("predict", x=same_as),
+                               rtol=1e-6, atol=1e-7)
+
+
 VALID_CASES = [
-    ("fit_batch_larger_than_data", lambda: _call("fit", batch_size=10 ** 6)),
-    ("predict_batch_of_one", lambda: _call("predict", batch_size=1)),
-    ("fit_zero_epochs", lambda: _call("fit", epochs=0)),
-    ("fit_initial_epoch_past_epochs", lambda: _call("fit", epochs=1, initial_epoch=3)),
-    ("fit_zero_sample_weights", lambda: _call("fit", sample_weight=np.zeros(ROWS))),
-    ("predict_bool_X", lambda: _call("predict", x=X > 0)),
-    ("fit_one_hot_targets", lambda: _call("fit", y=np.eye(CLASSES)[Y])),
-    ("fit_numpy_int_hyper_parameters", lambda: _call("fit", epochs=np.int64(2),
-                                                     batch_size=np.int32(8))),
+    ("fit_batch_larger_than_data", lambda: _fit_alike(dict(batch_size=10 ** 6),
+                                                      dict(batch_size=ROWS))),
+    ("predict_batch_of_one", lambda: _predict_alike(X, X, batch_size=1)),
+    ("fit_zero_epochs", lambda: _fit_trains_nothing(epochs=0)),
+    ("fit_initial_epoch_past_epochs", lambda: _fit_trains_nothing(epochs=1, initial_epoch=3)),
+    # the gradients are 0, and Adam (without weight decay) then moves nothing
+    ("fit_zero_sample_weights", lambda: _fit_trains_nothing(sample_weight=np.zeros(ROWS))),
+    ("predict_bool_X", lambda: _predict_alike(X > 0, (X > 0).astype(np.float32))),
+    ("fit_one_hot_targets", lambda: _fit_alike(dict(y=np.eye(CLASSES)[Y]), {})),
+    ("fit_numpy_int_hyper_parameters", lambda: _fit_alike(
+        dict(epochs=np.int64(2), batch_size=np.int32(8)), dict(epochs=2, batch_size=8))),
     ("fit_seed_just_below_2_64", lambda: _classifier(seed=2 ** 64 - 1).fit(X, Y, verbose=0)),
     ("first_layer_dropout", _first_layer_dropout),
     # a layer is free again once its model is gone, and a copy is a new layer
