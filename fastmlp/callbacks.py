@@ -302,8 +302,8 @@ class LearningRateScheduler(Callback):
       defaults to the optimizer's lr at the start of each ``fit``; pass it
       to resume training (``initial_epoch``) after the optimizer's lr has been
       changed by this schedule. Or
-    - a function ``f(epoch, lr) -> new_lr`` (or Keras's older ``f(epoch)``),
-      called as Keras calls it: `lr` is the optimizer's current rate (``model.optimizer.lr`` at the start of
+    - a function ``f(epoch, lr) -> new_lr``, called as Keras calls it: `lr`
+      is the optimizer's current rate (``model.optimizer.lr`` at the start of
       the epoch, so the rate the previous epoch ended with), and the result
       must be a real number, finite and >= 0. Keras's idiom
       ``LearningRateScheduler(lambda epoch, lr: lr * 0.9)`` multiplies the
@@ -311,6 +311,10 @@ class LearningRateScheduler(Callback):
       with a function; for a function of the base rate instead,
       ``f(epoch, base_lr)``, pass ``schedules.LambdaSchedule(f)``, e.g.
       ``LambdaSchedule(lambda epoch, base_lr: base_lr * 0.9 ** epoch)``.
+      Keras's older ``f(epoch)`` works too: a function whose signature takes
+      a single positional argument is called with the epoch alone (one that
+      takes two, or ``*args``, or whose signature Python cannot read, with
+      both: unlike Keras, a TypeError it raises is not retried as f(epoch)).
 
     Attributes: ``schedule``, ``base_lr`` (the base rate a Schedule is called
     with; None with a function).

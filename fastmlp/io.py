@@ -67,13 +67,13 @@ def save(model, path):
     file that was there before (if any) unchanged. Saving through a symbolic
     link replaces the file it points to, as writing to it would."""
     path = _fspath(path)
+    if not path:  # as open("") fails; realpath("") is the current directory
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     header, arrays = _describe(model)
     # The new file is renamed over the old one: over the link's target, not the link.
     target = os.path.realpath(path)
     if os.path.islink(target):  # realpath stops where links loop
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-    if not path:  # as open("") fails; realpath("") is the current directory
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     try:
@@ -125,6 +125,8 @@ def _create_temporary(path):
 def _describe(model):
     """The header (without its array table's offsets) and the arrays to write."""
     from fastmlp import __version__
+
+    model._require_fit_thread("save()")
 
     model._check_optimizer_state()  # a file would pair the state with the new settings
     state = model._optimizer_state

@@ -168,7 +168,7 @@ class Sequential:
         if not isinstance(layer, Layer):
             raise TypeError(f"layers must be fastmlp layers (Dense, Dropout, Maxout), "
                             f"not {type(layer).__name__}")
-        if getattr(self, "input_dim", None) is not None:
+        if self.input_dim is not None:
             raise ValueError("the model is built; add layers before its first use")
         if any(layer is mine for mine in self.layers):
             raise ValueError(f"this {type(layer).__name__} layer is in the model already; "
@@ -244,13 +244,13 @@ class Sequential:
     def get_weights(self):
         """Copies of the parameters: [W1 (in, out), b1 (out,), W2, b2, ...]."""
         self._require_built()
-        self._require_fit_thread("get_weights")
+        self._require_fit_thread("get_weights()")
         return [w.copy() for layer in self.layers for w in layer.weights]
 
     def set_weights(self, weights):
         """Replace every parameter with `weights` (as get_weights returns)."""
         self._require_built()
-        self._require_fit_thread("set_weights")
+        self._require_fit_thread("set_weights()")
         own = [w for layer in self.layers for w in layer.weights]
         weights = list(weights)
         if len(weights) != len(own):
@@ -262,7 +262,8 @@ class Sequential:
                 raise ValueError(f"weights[{i}] has shape {arr.shape}, expected {mine.shape}")
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"weights[{i}] must be numeric, not {arr.dtype}")
-            new.append(_finite_cast(arr, self.dtype, f"weights[{i}]"))
+            # a copy: `theirs` may be one of the arrays overwritten below
+            new.append(_finite_cast(arr, self.dtype, f"weights[{i}]").copy())
         for mine, arr in zip(own, new):  # in place: the C network points at these arrays
             np.copyto(mine, arr)
 
@@ -280,7 +281,7 @@ class Sequential:
         for metric in metrics or []:
             if metric not in ("accuracy", "acc"):
                 raise ValueError(f"unknown metric {metric!r}; expected 'accuracy'")
-            if metric not in chosen:
+            if not chosen:  # one accuracy, logged as first spelled
                 chosen.append(metric)
         if not self.layers:
             raise ValueError("the model has no layers")
@@ -370,9 +371,10 @@ class Sequential:
     def _require_fit_thread(self, what):
         """While fit runs, only its own thread (its callbacks, between epochs)
         may use the parameters: another thread would read or write them in
-        the middle of a batch."""
+        the middle of a batch. A check when a call starts: a call already
+        under way when a fit starts is not stopped."""
         if self._fitting.locked() and self._fit_thread != threading.get_ident():
-            raise RuntimeError(f"{what}() from another thread while fit() runs on this model; "
+            raise RuntimeError(f"{what} from another thread while fit() runs on this model; "
                                "wait for fit to return, or call it from a callback")
 
     # ---- data --------------------------------------------------------------
@@ -438,16 +440,17 @@ class Sequential:
 
         validation_split: the last fraction of X, y (before shuffling) is held
         out and evaluated after each epoch; validation_data: (X, y) or
-        (X, y, sample_weight) instead. Raises DivergenceError when a loss or
-        gradient stops being finite; the model then keeps the weights and
+        (X, y, sample_weight) instead. Raises DivergenceError when a loss,
+        gradient or weight stops being finite (or, checked at the epoch's
+        end, the optimizer's state); the model then keeps the weights and
         optimizer state it had at the start of that epoch.
         """
         self._require_compiled()
         if not self._fitting.acquire(blocking=False):
             raise RuntimeError("fit() is already running on this model (fit called from a "
                                "callback, or from another thread)")
-        self._fit_thread = threading.get_ident()
         try:
+            self._fit_thread = threading.get_ident()
             return self._fit(X, y, epochs, batch_size, shuffle, validation_split,
                              validation_data, sample_weight, callbacks, verbose, initial_epoch)
         finally:
@@ -473,6 +476,7 @@ class Sequential:
             raise ValueError("no training rows left after the validation split")
         batch_size = min(batch_size, len(X))
 
+        # before History replaces self.history: this refuses a stale optimizer state
         net = self._native(training=True)
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(callbacks, self, history=history)
@@ -611,9 +615,9 @@ class Sequential:
 
     def _logs(self, stats, prefix=""):
         logs = {prefix + "loss": stats["loss_sum"] / stats["rows"]}
-        for metric in self.metrics:  # "accuracy", or Keras's "acc" (logged as spelled)
+        if self.metrics:  # ["accuracy"], or Keras's ["acc"] (logged as spelled)
             per_row = 1 if self._accuracy_kind() == "argmax" else self.output_dim
-            logs[prefix + metric] = stats["correct"] / (stats["rows"] * per_row)
+            logs[prefix + self.metrics[0]] = stats["correct"] / (stats["rows"] * per_row)
         return logs
 
     def _overflow_message(self, loss, what):
@@ -622,9 +626,9 @@ class Sequential:
 
     def _validation_logs(self, stats):
         """The val_ logs. A validation loss that is not finite is logged as
-        it is, with a warning (shown once, as it repeats word for word), and
-        training goes on, as in Keras: the training loss is finite, so the
-        weights are still good ones."""
+        it is, with a warning (Python's default filter shows it once per
+        text), and training goes on, as in Keras: the training loss is
+        finite, so the weights are still good ones."""
         logs = self._logs(stats, "val_")
         if not np.isfinite(logs["val_loss"]):
             warnings.warn(self._overflow_message(logs["val_loss"], "validation loss"),
@@ -635,7 +639,7 @@ class Sequential:
         """{"loss": ..., and each metric}: the mean loss over X, y without
         dropout. verbose (as in fit): print them too."""
         self._require_compiled()
-        self._require_fit_thread("evaluate")
+        self._require_fit_thread("evaluate()")
         verbose = _verbosity(verbose)
         X = self._inputs(X)
         T = self._targets(y, len(X))
@@ -654,7 +658,7 @@ class Sequential:
         """The outputs for X, shape (samples, outputs), without dropout.
         Raises FloatingPointError when an output is not finite. verbose (as
         in fit): print the rows and the time taken."""
-        self._require_fit_thread("predict")
+        self._require_fit_thread("predict()")
         verbose = _verbosity(verbose)
         start = time.perf_counter() if verbose else None
         out = None
@@ -683,11 +687,11 @@ class Sequential:
         state) to `path` atomically, in fastmlp's own format (fm.load reads it)."""
         from fastmlp import io
 
-        self._require_fit_thread("save")
         io.save(self, path)
 
 
     def __getstate__(self):
+        self._require_fit_thread("pickling or copying the model")
         state = self.__dict__.copy()
         # Compiled handles are rebuilt on use; gradients are scratch, recreated with them.
         state["_net"] = state["_inference_net"] = state["_gradients"] = None

@@ -2,7 +2,6 @@
 weights, history and callbacks, divergence, errors, pickling."""
 import copy
 import pickle
-import threading
 import warnings
 
 import numpy as np
@@ -247,6 +246,16 @@ def test_set_weights_errors():
     with pytest.raises(ValueError, match="not built"):
         fm.Sequential([fm.Dense(2)]).set_weights([])
     assert _same(model.get_weights(), ws)  # nothing changed by the failures
+
+
+def test_set_weights_from_the_models_own_arrays_in_another_order():
+    """Every new value is taken before any is written: the arrays given may
+    be the model's own."""
+    model = fm.Sequential([fm.Dense(3), fm.Dense(3)], input_dim=3, seed=0)
+    W1, b1, W2, b2 = model.get_weights()
+    own = [w for layer in model.layers for w in layer.weights]
+    model.set_weights([own[2], own[3], own[0], own[1]])
+    assert _same(model.get_weights(), [W2, b2, W1, b1])
 
 
 @pytest.mark.filterwarnings("error")  # NumPy's cast warning must not leak out
@@ -614,15 +623,22 @@ def test_evaluate_before_fit_starts_no_optimizer_state():
 
 
 def test_a_failed_constructor_leaves_its_layers_free():
+    """Whether it fails before taking the layers (an argument), while taking
+    them (a layer given twice) or after (building one)."""
     layers = [fm.Dense(4, activation="relu"), fm.Dense(2)]
-    failed = []  # keeps the failed model alive, as a REPL's traceback does
+    failed = []  # keeps each failed model alive, as a REPL's traceback does
     for bad in (dict(dtype="int8"), dict(seed=-1), dict(input_dim=0)):
         with pytest.raises((TypeError, ValueError)) as info:
             fm.Sequential(layers, **bad)
         failed.append(info)
     twice = fm.Dense(3)
-    with pytest.raises(ValueError, match="in the model already"):
+    with pytest.raises(ValueError, match="in the model already") as info:
         fm.Sequential([layers[0], twice, twice])
+    failed.append(info)
+    overflowing = fm.Dense(2, kernel_initializer=fm.init.Constant(1e39))  # inf in float32
+    with pytest.raises(ValueError, match="not finite in float32") as info:
+        fm.Sequential([layers[0], layers[1], overflowing], input_dim=3)
+    failed.append(info)
     model = fm.Sequential(layers + [twice], input_dim=3, seed=0)
     assert model.count_params() == (3 * 4 + 4) + (4 * 2 + 2) + (2 * 3 + 3)
 
@@ -654,6 +670,8 @@ def test_keras_acc_spelling_can_be_monitored():
         hist = model.fit(X, y, epochs=2, verbose=0, validation_split=0.2, callbacks=[stop])
     assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc", "lr"}
     assert stop.mode == "max" and stop.best == max(hist.history["val_acc"])
+    model.compile(loss="cross_entropy", metrics=["accuracy", "acc"])  # one accuracy, once
+    assert set(model.fit(X, y, verbose=0).history) == {"loss", "accuracy", "lr"}
 
 
 def test_a_refused_compile_changes_nothing():

@@ -6,6 +6,9 @@ thread starts its calls at a barrier to make them overlap as much as
 possible, and every round is repeated several times. Each thread gets its own
 input (of its own size), so a result written to the wrong place shows.
 """
+import copy
+import pickle
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -194,6 +197,7 @@ def test_other_threads_are_refused_the_parameters_while_a_fit_runs(tmp_path):
     def between_epochs(epoch, logs):
         model.predict(X), model.evaluate(X, y), model.set_weights(model.get_weights())
         model.save(tmp_path / "from_the_fit.fmlp")
+        pickle.dumps(model)
         in_callback.set()
         release.wait(60)
 
@@ -203,12 +207,16 @@ def test_other_threads_are_refused_the_parameters_while_a_fit_runs(tmp_path):
     fit.start()
     try:
         assert in_callback.wait(60)
-        for name, call in [("predict", lambda: model.predict(X)),
-                           ("evaluate", lambda: model.evaluate(X, y)),
-                           ("get_weights", model.get_weights),
-                           ("set_weights", lambda: model.set_weights(weights)),
-                           ("save", lambda: model.save(tmp_path / "elsewhere.fmlp"))]:
-            with pytest.raises(RuntimeError, match=rf"{name}\(\) from another thread while fit"):
+        for name, call in [("predict()", lambda: model.predict(X)),
+                           ("evaluate()", lambda: model.evaluate(X, y)),
+                           ("get_weights()", model.get_weights),
+                           ("set_weights()", lambda: model.set_weights(weights)),
+                           ("save()", lambda: model.save(tmp_path / "elsewhere.fmlp")),
+                           ("save()", lambda: fm.io.save(model, tmp_path / "elsewhere.fmlp")),
+                           ("pickling or copying the model", lambda: pickle.dumps(model)),
+                           ("pickling or copying the model", lambda: copy.deepcopy(model))]:
+            with pytest.raises(RuntimeError,
+                               match=re.escape(name) + " from another thread while fit"):
                 call()
     finally:
         release.set()
