@@ -1,5 +1,7 @@
 """Optimizers: PyTorch's update rules (torch.optim, maximize=False), run by
-the compiled core (csrc/nn/optim.c).
+the compiled core (csrc/nn/optim.c). PyTorch's keyword arguments about how
+its update runs (foreach, fused, ...) are accepted where fastmlp's update
+does what they ask, and raise NotImplementedError where it does not.
 
 An optimizer here holds hyper-parameters only, validated whenever they are
 set; the training loop keeps, for each parameter array, the state arrays of
@@ -71,6 +73,37 @@ def _betas(name, value):
             _real(f"{name}[1]", beta2, 1.0, upper_open=True))
 
 
+# PyTorch's keyword arguments about how its update runs rather than what it
+# computes, with the values fastmlp's update amounts to. foreach and fused
+# choose between PyTorch's implementations of one formula: fastmlp has one
+# (a fused loop), so any value is accepted. The others change what is
+# computed, or serve autograd and CUDA graphs; only their defaults are taken.
+_TORCH_HINTS = ("foreach", "fused")
+_TORCH_UNSUPPORTED = {"maximize": "fastmlp's optimizers minimise the loss",
+                      "capturable": "it serves CUDA graphs",
+                      "differentiable": "it serves autograd through the step"}
+
+
+def _torch_options(cls_name, options):
+    """Accept PyTorch's options with a value fastmlp follows; a TypeError for
+    an unknown name, NotImplementedError for a value it does not."""
+    for name, value in options.items():
+        if name in _TORCH_HINTS:
+            if value is not None and not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be None or a bool, not {type(value).__name__}")
+        elif name in _TORCH_UNSUPPORTED:
+            if value is not False and not (isinstance(value, np.bool_) and not value):
+                raise NotImplementedError(f"{cls_name}({name}={value!r}) is not implemented: "
+                                          f"{_TORCH_UNSUPPORTED[name]}")
+        elif name == "decoupled_weight_decay" and cls_name in ("Adam", "AdamW"):
+            if bool(value) != (cls_name == "AdamW"):  # AdamW is Adam with it on
+                raise NotImplementedError(
+                    f"{cls_name}(decoupled_weight_decay={value!r}) is not implemented under "
+                    f"that name: it is fm.optim.{'AdamW' if value else 'Adam'}")
+        else:
+            raise TypeError(f"{cls_name}() got an unexpected keyword argument {name!r}")
+
+
 class Optimizer:
     """An update rule and its hyper-parameters.
 
@@ -84,7 +117,8 @@ class Optimizer:
     kind = None
     _checks = {}
 
-    def __init__(self, **hyper):
+    def __init__(self, torch_options=None, **hyper):
+        _torch_options(type(self).__name__, torch_options or {})
         checked = {name: self._checks[name](name, value) for name, value in hyper.items()}
         self._check_together(checked)
         self.__dict__.update(checked)
@@ -163,8 +197,9 @@ class SGD(Optimizer):
     _checks = {"lr": _nonnegative, "momentum": _nonnegative, "dampening": _fraction,
                "weight_decay": _nonnegative, "nesterov": _flag}
 
-    def __init__(self, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
-        super().__init__(lr=lr, momentum=momentum, dampening=dampening,
+    def __init__(self, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 **torch_options):
+        super().__init__(torch_options, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov)
 
     @staticmethod
@@ -184,8 +219,8 @@ class Adagrad(Optimizer):
                "initial_accumulator_value": _nonnegative, "eps": _eps}
 
     def __init__(self, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10):
-        super().__init__(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                 eps=1e-10, **torch_options):
+        super().__init__(torch_options, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                          initial_accumulator_value=initial_accumulator_value, eps=eps)
 
     def config(self):
@@ -209,8 +244,8 @@ class RMSprop(Optimizer):
                "weight_decay": _nonnegative, "momentum": _nonnegative, "centered": _flag}
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False):
-        super().__init__(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                 centered=False, **torch_options):
+        super().__init__(torch_options, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                          momentum=momentum, centered=centered)
 
     def state_names(self):
@@ -225,8 +260,8 @@ class Adadelta(Optimizer):
     _checks = {"lr": _nonnegative, "rho": _fraction, "eps": _eps,
                "weight_decay": _nonnegative}
 
-    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
-        super().__init__(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, **torch_options):
+        super().__init__(torch_options, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
     def state_names(self):
         return ("square_avg", "acc_delta")
@@ -239,8 +274,9 @@ class Adam(Optimizer):
     _checks = {"lr": _nonnegative, "betas": _betas, "eps": _eps,
                "weight_decay": _nonnegative, "amsgrad": _flag}
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
-        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                 **torch_options):
+        super().__init__(torch_options, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
     def config(self):
@@ -259,9 +295,9 @@ class AdamW(Adam):
     kind = "adamw"
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False):
+                 amsgrad=False, **torch_options):
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, **torch_options)
 
 
 _BY_NAME = {cls.kind: cls for cls in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW)}

@@ -325,7 +325,8 @@ DEFAULTS = {
 @pytest.mark.parametrize("cls", DEFAULTS, ids=lambda c: c.__name__)
 def test_defaults_and_config_round_trip(cls):
     params = inspect.signature(cls).parameters
-    assert {name: p.default for name, p in params.items()} == DEFAULTS[cls]
+    assert {name: p.default for name, p in params.items()
+            if p.kind is not p.VAR_KEYWORD} == DEFAULTS[cls]  # but **torch_options
     opt = cls()
     assert opt.get_config() == DEFAULTS[cls]
     assert cls(**opt.get_config()).get_config() == opt.get_config()
@@ -554,10 +555,45 @@ def test_state_count_binding():
 @pytest.mark.parametrize("cls", DEFAULTS, ids=lambda c: c.__name__)
 def test_signature_matches_torch(cls):
     torch = pytest.importorskip("torch", reason="torch is not installed: nothing to compare to")
-    ours = inspect.signature(cls).parameters
+    ours = [p for p in inspect.signature(cls).parameters.values()
+            if p.kind is not p.VAR_KEYWORD]  # **torch_options
     theirs = list(inspect.signature(getattr(torch.optim, cls.__name__)).parameters.values())
     theirs = theirs[1:1 + len(ours)]  # after `params`, before torch-only options
-    assert [(p.name, p.default) for p in theirs] == [(p.name, p.default) for p in ours.values()]
+    assert [(p.name, p.default) for p in theirs] == [(p.name, p.default) for p in ours]
+
+
+@pytest.mark.parametrize("cls", DEFAULTS, ids=lambda c: c.__name__)
+def test_torch_only_options_are_taken_at_their_defaults(cls):
+    """Code written for torch.optim runs unchanged: each of its options that
+    fastmlp has no hyper-parameter for is accepted at PyTorch's default."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: nothing to compare to")
+    ours = inspect.signature(cls).parameters
+    extra = {p.name: p.default for p in
+             list(inspect.signature(getattr(torch.optim, cls.__name__)).parameters.values())[1:]
+             if p.name not in ours}
+    assert extra  # foreach, maximize, ... in every torch version this was written against
+    assert cls(**extra).get_config() == cls().get_config()
+
+
+@pytest.mark.parametrize("cls", DEFAULTS, ids=lambda c: c.__name__)
+def test_torch_options_fastmlp_does_not_follow(cls):
+    for name in ("maximize", "capturable", "differentiable"):
+        with pytest.raises(NotImplementedError, match=rf"{cls.__name__}\({name}=True\)"):
+            cls(**{name: True})
+    for name in ("foreach", "fused"):  # PyTorch's choice of implementation: any is fine
+        assert cls(**{name: True}).get_config() == cls().get_config()
+    with pytest.raises(TypeError, match="foreach must be None or a bool"):
+        cls(foreach="yes")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'learning_rate'"):
+        cls(learning_rate=0.1)
+
+
+def test_decoupled_weight_decay_names_the_other_class():
+    assert optim.AdamW(decoupled_weight_decay=True).kind == "adamw"
+    with pytest.raises(NotImplementedError, match="it is fm.optim.AdamW"):
+        optim.Adam(decoupled_weight_decay=True)
+    with pytest.raises(NotImplementedError, match="it is fm.optim.Adam$"):
+        optim.AdamW(decoupled_weight_decay=False)
 
 
 @pytest.mark.parametrize("cls, kwargs", CASE_PARAMS)
