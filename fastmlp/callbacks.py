@@ -1,4 +1,4 @@
-"""Keras-style callbacks (``fastmlp.callbacks``) run by ``Model.fit``.
+"""Keras-style callbacks (``fastmlp.callbacks``) run by ``Sequential.fit``.
 
 ``fit`` wraps the callbacks in a :class:`CallbackList` and calls, in order::
 
