@@ -9,10 +9,25 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#include <pthread.h>
 #include <sched.h>
 #endif
 
 static int fixed_threads; /* 0: follow OpenMP */
+
+#ifdef _OPENMP
+/* Set in a child process forked after this one started a team. GNU OpenMP's
+ * pool threads do not survive fork(), and a team started in the child waits
+ * for them forever (Python's multiprocessing forks by default on Linux), so
+ * the child runs everything on its one thread. */
+static volatile int forked_after_team;
+
+static void note_fork_in_child(void) { forked_after_team = 1; }
+
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, note_fork_in_child); }
+#endif
 
 #ifdef _OPENMP
 /* Depth of fm_parallel calls made inside a parallel region on this thread:
@@ -75,6 +90,8 @@ void fm_set_num_threads(int n)
 int fm_get_num_threads(void)
 {
 #ifdef _OPENMP
+    if (forked_after_team)
+        return 1;
     return fixed_threads > 0 ? fixed_threads : omp_get_max_threads();
 #else
     return 1;
@@ -118,7 +135,8 @@ void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
         --alone;
         return;
     }
-    if (threads > 1) {
+    if (threads > 1 && !forked_after_team) {
+        pthread_once(&fork_handler_once, watch_forks);
         claims_line claims[threads];
         for (int t = 0; t < threads; ++t)
             atomic_init(&claims[t].items, 0);

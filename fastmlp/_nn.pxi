@@ -205,7 +205,6 @@ cdef class NativeNet:
         cdef const void *px = _rows(x, self.typenum, n, self.in_features, "x")
         cdef const void *pt = _rows(t, self.typenum, n, self.out_features, "targets")
         cdef const void *pw = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
-        self.stop_flag = 0
         with nogil:
             fm_train_epoch(&self.net, self.trainer, px, pt, pw, n, batch, key, shuffle,
                            &self.stop_flag, &self.stats)
@@ -217,8 +216,14 @@ cdef class NativeNet:
         return self.stats.batches, self.stats.rows, self.stats.loss_sum
 
     def request_stop(self):
-        """Ask the running epoch to stop at the next batch boundary."""
+        """Ask the running (or the next) epoch to stop at the next batch boundary."""
         self.stop_flag = 1
+
+    def clear_stop(self):
+        """Forget a stop asked for before: called before an epoch is handed to
+        the worker thread, not by the epoch itself, so that a stop asked for
+        between the two is not lost."""
+        self.stop_flag = 0
 
     cdef dict _stats(self):
         return _stats_dict(&self.stats)

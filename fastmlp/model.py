@@ -5,6 +5,7 @@ kernels read, and runs once per epoch (callbacks, history, progress); every
 batch of every epoch is the C loop of csrc/nn/net_impl.h, without the GIL.
 """
 import numbers
+import os
 import threading
 import time
 import warnings
@@ -47,11 +48,31 @@ def _fit_worker():
     return _workers.executor
 
 
+def _forget_workers():
+    """In a forked child: the workers' threads are gone (only the forking
+    thread lives on), and a call handed to one would wait forever."""
+    global _workers
+    _workers = threading.local()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 def _submit(worker, fn, *args):
     """fn(*args) on the fit worker, with the calling thread's thread count:
     OpenMP keeps omp_set_num_threads (threadpoolctl's limit) per thread, so
     the worker would not see a limit set here otherwise."""
-    return worker.submit(_with_threads, _core.get_num_threads(), fn, *args)
+    try:
+        return worker.submit(_with_threads, _core.get_num_threads(), fn, *args)
+    except RuntimeError:
+        # The worker's thread could not start ("can't start new thread"), and
+        # the call stays queued: it must never run, on a thread started later,
+        # with buffers the failed fit frees. Drop the worker with it.
+        worker.shutdown(wait=False, cancel_futures=True)
+        if getattr(_workers, "executor", None) is worker:
+            del _workers.executor
+        raise
 
 
 def _with_threads(threads, fn, *args):
@@ -77,7 +98,10 @@ def _settle(worker, net):
     error or a second Ctrl-C in the waiting thread an epoch may still run, and
     ending the fit would free its buffers under it: ask it to stop and wait,
     through any further Ctrl-C."""
-    idle = worker.submit(int)  # runs once the worker is done with the calls before it
+    try:
+        idle = worker.submit(int)  # runs once the worker is done with the calls before it
+    except RuntimeError:  # shut down by _submit: its thread never started, nothing runs
+        return
     while True:
         try:
             if idle.done():
@@ -551,6 +575,7 @@ class Sequential:
         start = time.perf_counter()
         if progress:
             progress.start_epoch(epoch)
+        net.clear_stop()
         try:
             stats = self._wait(
                 # keyed by the step count, every epoch the model trains (in this

@@ -7,8 +7,11 @@ possible, and every round is repeated several times. Each thread gets its own
 input (of its own size), so a result written to the wrong place shows.
 """
 import copy
+import os
 import pickle
 import re
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -224,3 +227,95 @@ def test_other_threads_are_refused_the_parameters_while_a_fit_runs(tmp_path):
     assert not (tmp_path / "elsewhere.fmlp").exists()
     assert fm.load(tmp_path / "from_the_fit.fmlp").predict(X).shape == (len(X), 6)
     model.predict(X)  # fit has returned: any thread again
+
+
+FORK_SCRIPT = """
+import os, sys
+import numpy as np
+import fastmlp as fm
+rng = np.random.default_rng(0)
+X = rng.standard_normal((600, 64)).astype(np.float32)
+y = rng.integers(0, 3, 600)
+
+def model():
+    m = fm.Sequential([fm.Dense(128, activation="relu"), fm.Dense(3, activation="softmax")],
+                      input_dim=64, seed=1)
+    m.compile("cross_entropy", "adam")
+    return m
+
+fm.set_num_threads(2)
+parent = model()
+parent.fit(X, y, epochs=1, batch_size=256, verbose=0)  # a team, and the fit worker
+parent.predict(X)
+expected = model()
+expected.fit(X, y, epochs=1, batch_size=256, verbose=0)
+pid = os.fork()
+if pid == 0:
+    m = model()
+    m.fit(X, y, epochs=1, batch_size=256, verbose=0)
+    same = all(np.array_equal(a, b) for a, b in zip(m.get_weights(), expected.get_weights()))
+    m.predict(X)
+    os._exit(0 if same and fm.get_num_threads() == 1 else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_forked_child_fits_and_predicts_on_one_thread():
+    """After the parent ran a team and the fit worker (multiprocessing's
+    default start on Linux), the child's fit and predict finish (they hung:
+    the worker's thread and OpenMP's pool do not survive fork), on one
+    thread, with the bits of any thread count."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fm.__file__)))
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(os.path.abspath(__file__)),
+                          env=dict(os.environ, PYTHONPATH=package_root))
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_stop_asked_for_before_the_epoch_starts_is_kept():
+    """Ctrl-C between handing an epoch to the worker and the worker starting
+    it stops that epoch at its first batch boundary (the epoch used to clear
+    the request, and ran to its end)."""
+    model = _model("float32")
+    X, y = _inputs("float32")[6]  # 2,500 rows: 40 batches of 64
+    net = model._native(training=True)
+    net.begin_fit(64, len(X))
+    try:
+        net.clear_stop()
+        net.request_stop()
+        stats = net.train_epoch(X, model._targets(y, len(X)), None, 64, model._step, True)
+    finally:
+        net.end_fit()
+    assert stats["status"] == "interrupted" and stats["batches"] <= 1  # of 40
+
+
+def test_a_worker_thread_that_cannot_start_leaves_nothing_queued(monkeypatch):
+    """"can't start new thread" during fit (seen under ulimit -v) left the
+    epoch queued; the next fit's new thread ran it on freed buffers."""
+    model = _model("float32")
+    X, y = _inputs("float32")[5]
+    start, failures = threading.Thread.start, [1]
+
+    def start_once_failing(thread):
+        if thread.name.startswith("fastmlp-fit") and failures[0]:
+            failures[0] -= 1
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_once_failing)
+    outcome = []
+
+    def fit_twice():  # on a thread of its own: a fresh fit worker, not started yet
+        try:
+            model.fit(X, y, epochs=1, batch_size=2500, verbose=0)
+        except RuntimeError as e:
+            outcome.append(str(e))
+        outcome.append(model.fit(X[:4], y[:4], epochs=1, batch_size=2, verbose=0))
+
+    caller = threading.Thread(target=fit_twice)
+    start(caller)
+    caller.join(60)
+    assert outcome[0] == "can't start new thread"
+    assert outcome[1].epoch == [0] and all(np.isfinite(w).all() for w in model.get_weights())
