@@ -540,7 +540,7 @@ static void FM_P(infer_row)(const void *args)
                                .z = r->t->z[l], .a = r->t->a[l], .p = (FM_T)L->act_param,
                                .pieces = L->pieces};
         if (tid < parts) {
-            ptrdiff_t lo, hi;
+            ptrdiff_t lo = 0, hi = 0; /* left empty by a part that gets no workspace */
             if (FM_GEMM_ROW_PART(zc, L->in, in, L->w, act.z, tid, parts, &lo, &hi) != 0)
                 __atomic_store_n(&r->t->out_of_memory, 1, __ATOMIC_RELAXED);
             if (elementwise && lo < hi) {
