@@ -369,6 +369,10 @@ class Sequential:
                 self._accuracy_kind() if self.loss else None, self.dtype, self.seed)
         return self._inference_net
 
+    def _optimizer_state_arrays(self):
+        """Every state array of the optimizer, in one list."""
+        return [a for pair in self._optimizer_state for states in pair for a in states]
+
     def _new_optimizer_state(self):
         """The optimizer's state for every parameter, as init_state makes it:
         per layer [W's states, b's states], [[], []] for a layer without any."""
@@ -507,8 +511,7 @@ class Sequential:
         self.history = history  # as in Keras: callbacks may read it during fit
         # What a diverging epoch returns to (see _fit_epoch).
         epoch_start = _Snapshot([w for layer in self.layers for w in layer.weights]
-                                + [a for pair in self._optimizer_state for states in pair
-                                   for a in states])
+                                + self._optimizer_state_arrays())
         batches = -(-len(X) // batch_size)
         progress = None
         if verbose:  # 2: no live line, only one per epoch
@@ -589,8 +592,7 @@ class Sequential:
         bad_batch = stats["bad_batch"] if stats["status"] == "diverged" else None
         if bad_batch is not None:
             where, what = f"epoch {epoch}, batch {bad_batch}", "the loss or a gradient"
-        elif not all(_core.all_finite(s) for pair in self._optimizer_state for states in pair
-                     for s in states):
+        elif not all(_core.all_finite(s) for s in self._optimizer_state_arrays()):
             # A squared gradient that overflows makes Adam's exp_avg_sq (or
             # Adagrad's sum, ...) infinite and the updates of those weights
             # zero, every weight still finite. The C loop checks the weights

@@ -92,7 +92,7 @@ def _torch_options(cls_name, options):
             if value is not None and not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be None or a bool, not {type(value).__name__}")
         elif name in _TORCH_UNSUPPORTED:
-            if value is not False and not (isinstance(value, np.bool_) and not value):
+            if not (isinstance(value, (bool, np.bool_)) and not value):  # False only
                 raise NotImplementedError(f"{cls_name}({name}={value!r}) is not implemented: "
                                           f"{_TORCH_UNSUPPORTED[name]}")
         elif name == "decoupled_weight_decay" and cls_name in ("Adam", "AdamW"):
