@@ -5,7 +5,20 @@ variable FASTMLP_ISA=generic|avx2|avx512 forces one.
 """
 import os as _os
 
-from fastmlp import _core
+try:
+    from fastmlp import _core
+except ImportError:
+    import importlib.util as _util
+
+    if _util.find_spec("fastmlp._core") is not None:
+        raise  # the extension is there but does not load: its own error says why
+    # Python's own message here blames a circular import.
+    raise ImportError(
+        f"fastmlp's compiled extension (_core) is not in {_os.path.dirname(__file__)}: "
+        "this is a source tree, not a built package. Install it (pip install .) and run "
+        "Python from another directory, or with -I, since the current directory comes "
+        "first on the import path; or build it in place (python setup.py build_ext "
+        "--inplace).") from None
 
 _forced_isa = _os.environ.get("FASTMLP_ISA")
 try:

@@ -26,13 +26,41 @@ from fastmlp.schedules import _finite, _int_at_least, _learning_rate
 __all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau",
            "LearningRateScheduler", "LambdaCallback", "ModelCheckpoint", "CallbackList"]
 
-# Metrics where larger is better, matched as substrings of the monitored name by
-# mode="auto"; anything else (losses, errors) is minimised.
+# mode="auto" reads the monitored name's words (split at "_"): a name with a
+# word for a loss or an error is minimised, else one with a word that starts
+# like a metric where larger is better ("val_accuracy", "f1_score") is
+# maximised, and anything else minimised. Words, not substrings, so that
+# "val_layer2_loss" is not taken for an R².
+_MINIMISED = ("loss", "error")
 _MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2")
 
 
+def _auto_mode(monitor):
+    words = monitor.lower().split("_")
+    if any(word.startswith(_MINIMISED) for word in words):
+        return "min"
+    return "max" if any(word.startswith(_MAXIMISED) for word in words) else "min"
+
+
+# Keras's other hooks, which fit never calls: its batches run in compiled
+# code, and evaluate and predict run no callbacks. A callback defining one
+# is refused, since its code would silently never run.
+_UNCALLED_HOOKS = tuple(f"on_{stage}_{when}" for stage in (
+    "batch", "train_batch", "test", "test_batch", "predict", "predict_batch")
+    for when in ("begin", "end"))
+
+
+def _uncalled(owner, hook):
+    return NotImplementedError(
+        f"{owner} defines {hook}, which fastmlp never calls: fit runs its batches in "
+        "compiled code and calls callbacks only at the start and end of training and of "
+        "each epoch (on_train_begin, on_epoch_begin, on_epoch_end, on_train_end); "
+        "evaluate and predict call none")
+
+
 class Callback:
-    """Base class: every hook does nothing; override the ones you need."""
+    """Base class: every hook does nothing; override the ones you need (Keras's
+    batch, test and predict hooks are not called: see _UNCALLED_HOOKS)."""
 
     model = None
 
@@ -88,7 +116,7 @@ class _MonitorCallback(Callback):
             raise ValueError(f"min_delta must be >= 0, got {min_delta}")
         self.monitor = monitor
         if mode == "auto":
-            mode = "max" if any(key in monitor for key in _MAXIMISED) else "min"
+            mode = _auto_mode(monitor)
         self.mode = mode
 
     def __repr__(self):
@@ -298,10 +326,12 @@ class LearningRateScheduler(Callback):
 
     - a ``fastmlp.schedules`` Schedule, called as ``schedule(epoch, base_lr)``:
       the rate is a pure function of the epoch and the base rate, so training
-      resumed at some epoch gets the rate it would have had. `base_lr`
-      defaults to the optimizer's lr at the start of each ``fit``; pass it
-      to resume training (``initial_epoch``) after the optimizer's lr has been
-      changed by this schedule. Or
+      resumed at some epoch gets the rate it would have had. The base rate
+      is `base_lr` when given; else, in a fit that starts at epoch 0, the
+      optimizer's lr at that start; and in a fit resumed at a later epoch
+      (``initial_epoch``), the base rate the schedule started from, which the
+      optimizer keeps as ``initial_lr`` (model files and checkpoints keep it
+      too), or its lr when it has none. Or
     - a function ``f(epoch, lr) -> new_lr``, called as Keras calls it: `lr`
       is the optimizer's current rate (``model.optimizer.lr`` at the start of
       the epoch, so the rate the previous epoch ended with), and the result
@@ -336,8 +366,7 @@ class LearningRateScheduler(Callback):
         self.base_lr = self._given_base_lr
 
     def on_train_begin(self, logs=None):
-        if not self._keras_function and self._given_base_lr is None:
-            self.base_lr = float(self.model.optimizer.lr)
+        self._first_epoch_of_fit = True
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
@@ -346,8 +375,17 @@ class LearningRateScheduler(Callback):
             optimizer.lr = _learning_rate(
                 f"the lr returned by the schedule function at epoch {epoch}",
                 self.schedule(*args))
-        else:
-            optimizer.lr = self.schedule(epoch, self.base_lr)
+            return
+        if self._first_epoch_of_fit:  # where the fit starts decides the base rate
+            self._first_epoch_of_fit = False
+            if self._given_base_lr is not None:
+                self.base_lr = self._given_base_lr
+            elif epoch > 0 and optimizer.initial_lr is not None:
+                self.base_lr = optimizer.initial_lr
+            else:
+                self.base_lr = float(optimizer.lr)
+            optimizer.initial_lr = self.base_lr
+        optimizer.lr = self.schedule(epoch, self.base_lr)
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -415,10 +453,15 @@ class ModelCheckpoint(_MonitorCallback):
 class LambdaCallback(Callback):
     """A callback from functions: ``on_epoch_begin(epoch, logs)``,
     ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
-    ``on_train_end(logs)``; each is optional."""
+    ``on_train_end(logs)``; each is optional. Keras's batch, test and predict
+    hooks raise NotImplementedError: fastmlp never calls them."""
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None):
+                 on_train_end=None, **keras_hooks):
+        for hook in keras_hooks:
+            if hook in _UNCALLED_HOOKS:
+                raise _uncalled("LambdaCallback", hook)
+            raise TypeError(f"LambdaCallback() got an unexpected keyword argument {hook!r}")
         hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
                  "on_train_begin": on_train_begin, "on_train_end": on_train_end}
         for name, fn in hooks.items():
@@ -465,6 +508,9 @@ class CallbackList:
             if not isinstance(callback, Callback):
                 raise TypeError("callbacks must be fastmlp.callbacks.Callback objects, got "
                                 f"{type(callback).__name__}")
+            for hook in _UNCALLED_HOOKS:
+                if hasattr(callback, hook):
+                    raise _uncalled(type(callback).__name__, hook)
         self.model = model
         for callback in self.callbacks:
             callback.set_model(model)

@@ -153,13 +153,16 @@ class Zeros(Initializer):
 
 
 _GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0,
-          "relu": math.sqrt(2.0), "selu": 0.75}
+          "relu": math.sqrt(2.0), "selu": 0.75,
+          # PyTorch's names for its convolutions, linear too, so that its init code runs
+          **{f"conv{kind}{d}d": 1.0 for kind in ("", "_transpose") for d in (1, 2, 3)}}
 
 
 def calculate_gain(nonlinearity, param=None):
-    """PyTorch's recommended gain for a nonlinearity: 1 for linear and
-    sigmoid, 5/3 for tanh, sqrt(2) for relu, 3/4 for selu, and
-    sqrt(2 / (1 + slope**2)) for leaky_relu (slope `param`, 0.01 if None)."""
+    """PyTorch's recommended gain for a nonlinearity: 1 for linear (and
+    PyTorch's conv1d, ..., conv_transpose3d) and sigmoid, 5/3 for tanh,
+    sqrt(2) for relu, 3/4 for selu, and sqrt(2 / (1 + slope**2)) for
+    leaky_relu (slope `param`, 0.01 if None)."""
     if not isinstance(nonlinearity, str):
         raise TypeError(f"nonlinearity must be a name, got {type(nonlinearity).__name__}")
     if nonlinearity == "leaky_relu":

@@ -145,7 +145,8 @@ def _describe(model):
         "model": {"dtype": model.dtype.name, "seed": model.seed, "input_dim": model.input_dim,
                   "layers": [_layer_entry(layer) for layer in model.layers]},
         "compile": compiled,
-        "training": {"step": model._step, "optimizer_state": state is not None},
+        "training": {"step": model._step, "optimizer_state": state is not None,
+                     "initial_lr": None if compiled is None else model.optimizer.initial_lr},
     }
     dtype = np.dtype(_MODEL_DTYPES[model.dtype.name])
     arrays = [(name, np.ascontiguousarray(a, dtype=dtype)) for name, a in named]
@@ -301,10 +302,13 @@ def _rebuild(header, data):
     input_dim = _get(spec, "input_dim", (int, type(None)), "model")
     step = _get(training, "step", int, "training")
     has_state = _get(training, "optimizer_state", bool, "training")
+    initial_lr = _get(training, "initial_lr", (float, type(None)), "training")
     if not 0 <= step <= _MAX_STEP or (step and not has_state):
         raise ModelFileError(f"training: bad step {step}")
     if has_state and (compiled is None or input_dim is None):
         raise ModelFileError("training: optimizer state in a model not compiled and built")
+    if initial_lr is not None and compiled is None:
+        raise ModelFileError("training: initial_lr in a model not compiled")
 
     layers = [_construct(entry, _LAYERS, f"layer {i}")
               for i, entry in enumerate(_get(spec, "layers", list, "model"))]
@@ -317,6 +321,7 @@ def _rebuild(header, data):
                  _construct(_get(compiled, "optimizer", dict, "compile"), _OPTIMIZERS,
                             "optimizer"),
                  _get(compiled, "metrics", list, "compile"))
+        _checked("training", setattr, model.optimizer, "initial_lr", initial_lr)
         if has_state:
             count = model.optimizer.state_count()
             expected += [(f"{name}.state.{k}", shape)

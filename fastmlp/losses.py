@@ -181,6 +181,7 @@ _BY_NAME = {cls.name: cls for cls in (MSE, MAE, Huber, CrossEntropy, BinaryCross
                                       KLDivergence, Hinge)}
 _ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae", "l1": "mae",
             "categorical_crossentropy": "cross_entropy", "crossentropy": "cross_entropy",
+            "sparse_categorical_crossentropy": "cross_entropy",
             "binary_crossentropy": "binary_cross_entropy", "bce": "binary_cross_entropy",
             "kld": "kl_divergence", "kl_div": "kl_divergence"}
 assert set(_BY_NAME) == set(_core.LOSSES), "csrc/nn/net.c and losses.py disagree"

@@ -193,7 +193,8 @@ class Sequential:
             raise TypeError(f"layers must be fastmlp layers (Dense, Dropout, Maxout), "
                             f"not {type(layer).__name__}")
         if self.input_dim is not None:
-            raise ValueError("the model is built; add layers before its first use")
+            raise ValueError(f"the model is built (for input_dim={self.input_dim}): add layers "
+                             "before it is built, by input_dim, build() or a first use")
         if any(layer is mine for mine in self.layers):
             raise ValueError(f"this {type(layer).__name__} layer is in the model already; "
                              "each position needs a layer of its own")
@@ -201,9 +202,14 @@ class Sequential:
         self.layers.append(layer)
 
     def build(self, input_dim):
-        """Create every layer's parameters for `input_dim` input features.
+        """Create every layer's parameters for `input_dim` input features, or
+        for Keras's input shape ``(batch, features)``, e.g. ``(None, 784)``.
         A model already built for `input_dim` keeps its weights (as in Keras)."""
         self._require_idle("build")
+        if isinstance(input_dim, (tuple, list)):
+            if len(input_dim) != 2:
+                raise ValueError(f"an input shape must be (batch, features), got {input_dim!r}")
+            input_dim = input_dim[1]
         input_dim = _count("input_dim", input_dim, 1)
         if self.built:
             if input_dim != self.input_dim:
@@ -417,7 +423,9 @@ class Sequential:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers, not {arr.dtype}")
         if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (samples, features), got shape {arr.shape}")
+            hint = "; for one sample, reshape it: X.reshape(1, -1)" if arr.ndim == 1 else ""
+            raise ValueError(f"{name} must be 2-D (samples, features), got shape {arr.shape}"
+                             f"{hint}")
         if arr.shape[0] == 0:
             raise ValueError(f"{name} has no rows")
         if arr.shape[1] == 0:
@@ -590,15 +598,17 @@ class Sequential:
         if stats["status"] == "no memory":
             raise MemoryError("out of memory during training")
         bad_batch = stats["bad_batch"] if stats["status"] == "diverged" else None
+        # Counted from 1 in the message, as the progress line counts; from 0
+        # in the error's attributes, as the callbacks' epoch argument.
         if bad_batch is not None:
-            where, what = f"epoch {epoch}, batch {bad_batch}", "the loss or a gradient"
+            where, what = f"epoch {epoch + 1}, batch {bad_batch + 1}", "the loss or a gradient"
         elif not all(_core.all_finite(s) for s in self._optimizer_state_arrays()):
             # A squared gradient that overflows makes Adam's exp_avg_sq (or
             # Adagrad's sum, ...) infinite and the updates of those weights
             # zero, every weight still finite. The C loop checks the weights
             # after each batch; the state once an epoch is enough, since a
             # diverging epoch goes back to its start anyway.
-            where, what = f"epoch {epoch}", "the optimizer's state"
+            where, what = f"epoch {epoch + 1}", "the optimizer's state"
         else:
             logs = self._logs(stats)
             logs["_seconds"] = time.perf_counter() - start
@@ -609,7 +619,7 @@ class Sequential:
         self._step = step_at_start
         raise DivergenceError(
             f"training diverged in {where}: {what} is not finite. The model keeps its weights "
-            f"and optimizer state from the start of epoch {epoch}; try a lower learning rate, "
+            f"and optimizer state from the start of epoch {epoch + 1}; try a lower learning rate, "
             "or scale the inputs.", epoch, bad_batch)
 
     @staticmethod
@@ -648,7 +658,7 @@ class Sequential:
         return logs
 
     def _overflow_message(self, loss, what):
-        return (f"the {what} is {loss}: the network overflows {self.dtype} on these inputs "
+        return (f"the {what} is {loss}: it overflows {self.dtype} on these inputs or targets "
                 "(are they scaled?)")
 
     def _validation_logs(self, stats):

@@ -112,10 +112,18 @@ class Optimizer:
     hyper-parameter validates it (a schedule may change `lr` between epochs);
     setting any other public attribute is an AttributeError, so that a
     misspelt name (Keras's `learning_rate`) is not silently ignored.
+
+    One more attribute is not a hyper-parameter: `initial_lr`, the base rate
+    a ``callbacks.LearningRateScheduler`` decays from (PyTorch keeps it in its
+    param groups under that name). It is None until such a scheduler starts,
+    and model files keep it, so that a fit resumed at a later epoch, from a
+    checkpoint or not, continues the schedule instead of decaying the
+    already decayed rate.
     """
 
     kind = None
     _checks = {}
+    initial_lr = None
 
     def __init__(self, torch_options=None, **hyper):
         _torch_options(type(self).__name__, torch_options or {})
@@ -128,6 +136,8 @@ class Optimizer:
         if check is not None:
             value = check(name, value)
             self._check_together({**self.get_config(), name: value})
+        elif name == "initial_lr":
+            value = None if value is None else _real(name, value)
         elif not name.startswith("_"):
             raise AttributeError(f"{type(self).__name__} has no hyper-parameter {name!r}; "
                                  f"its hyper-parameters are {', '.join(self._checks)}")

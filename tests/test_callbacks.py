@@ -15,6 +15,7 @@ from fastmlp.callbacks import (
 class FakeOptimizer:
     def __init__(self, lr):
         self.lr = lr
+        self.initial_lr = None
 
 
 class FakeModel:
@@ -107,6 +108,10 @@ def test_early_stopping_min_delta():
     ("val_loss", "auto", "min"), ("loss", "auto", "min"), ("val_mse", "auto", "min"),
     ("accuracy", "auto", "max"), ("val_accuracy", "auto", "max"), ("val_acc", "auto", "max"),
     ("val_auc", "auto", "max"), ("val_loss", "max", "max"), ("accuracy", "min", "min"),
+    # the name's words decide, not its substrings; a loss or an error is minimised first
+    ("val_layer2_loss", "auto", "min"), ("loss_f1_penalty", "auto", "min"),
+    ("val_error_rate", "auto", "min"), ("f1_score", "auto", "max"), ("val_r2", "auto", "max"),
+    ("Val_Accuracy", "auto", "max"), ("val_precision_at_5", "auto", "max"),
 ])
 def test_mode(monitor, mode, expected):
     assert EarlyStopping(monitor, mode=mode).mode == expected
@@ -453,17 +458,24 @@ def test_learning_rate_scheduler_function_in_a_real_fit():
 
 
 def test_learning_rate_scheduler_base_lr_and_resuming():
-    model = FakeModel(lr=0.1)
     schedule = schedules.ExponentialDecay(0.5)
-    fit(model, [LearningRateScheduler(schedule)], [{}] * 3)
-    # A new fit captures the decayed rate as its base...
-    fit(model, [LearningRateScheduler(schedule)], [{}] * 2, initial_epoch=3)
-    np.testing.assert_allclose(model.lrs[3:], [0.025 * 0.5 ** 3, 0.025 * 0.5 ** 4])
-    # ...unless base_lr is given: then resuming at epoch 3 gives the rates of epochs 3, 4.
+    rates = [0.1 * 0.5 ** e for e in range(5)]
+    # A fit resumed at epoch 3 continues from the base rate the optimizer kept...
     model = FakeModel(lr=0.1)
     fit(model, [LearningRateScheduler(schedule)], [{}] * 3)
-    fit(model, [LearningRateScheduler(schedule, base_lr=0.1)], [{}] * 2, initial_epoch=3)
-    np.testing.assert_allclose(model.lrs, [0.1 * 0.5 ** e for e in range(5)])
+    assert model.optimizer.initial_lr == 0.1
+    fit(model, [LearningRateScheduler(schedule)], [{}] * 2, initial_epoch=3)
+    np.testing.assert_allclose(model.lrs, rates)
+    # ...or from base_lr when it is given, which the optimizer then keeps.
+    model = FakeModel(lr=0.1)
+    fit(model, [LearningRateScheduler(schedule)], [{}] * 3)
+    fit(model, [LearningRateScheduler(schedule, base_lr=0.2)], [{}] * 2, initial_epoch=3)
+    np.testing.assert_allclose(model.lrs, rates[:3] + [2 * r for r in rates[3:]])
+    assert model.optimizer.initial_lr == 0.2
+    # Without a kept base rate, a resumed fit starts from the current lr.
+    model = FakeModel(lr=0.1)
+    fit(model, [LearningRateScheduler(schedule)], [{}] * 2, initial_epoch=3)
+    np.testing.assert_allclose(model.lrs, [0.1 * 0.5 ** 3, 0.1 * 0.5 ** 4])
 
 
 def test_learning_rate_scheduler_invalid_arguments():
@@ -539,6 +551,31 @@ def test_lambda_callback_hooks_are_optional():
 def test_lambda_callback_rejects_non_callables():
     with pytest.raises(TypeError, match="on_epoch_end must be callable or None"):
         LambdaCallback(on_epoch_end="print")
+
+
+@pytest.mark.parametrize("hook", ["on_batch_end", "on_train_batch_begin", "on_test_end",
+                                  "on_predict_batch_end"])
+def test_hooks_fit_never_calls_are_refused(hook):
+    """Keras's batch, test and predict hooks would silently never run."""
+    class PerBatch(Callback):
+        pass
+
+    setattr(PerBatch, hook, lambda self, *args: None)
+    model = fm.Sequential([fm.Dense(1)], input_dim=2, seed=0)
+    model.compile("mse", "sgd")
+    before = model.get_weights()
+    with pytest.raises(NotImplementedError, match=f"PerBatch defines {hook}, which fastmlp "
+                                                  "never calls: fit runs its batches in "
+                                                  "compiled code"):
+        model.fit(np.ones((4, 2)), np.ones(4), verbose=0, callbacks=[PerBatch()])
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+    with pytest.raises(NotImplementedError, match=f"LambdaCallback defines {hook}"):
+        LambdaCallback(**{hook: print})
+
+
+def test_lambda_callback_rejects_unknown_hooks():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'on_epoch_ends'"):
+        LambdaCallback(on_epoch_ends=print)
 
 
 def test_callback_list_sets_the_model_and_calls_in_order():

@@ -197,18 +197,39 @@ def test_resume_from_checkpoint_is_bitwise_equal(tmp_path, dtype, optimizer, res
     assert np.array_equal(resumed.predict(X), straight.predict(X))
 
 
-def test_resume_with_a_learning_rate_schedule(tmp_path):
-    """The schedule sets lr from the epoch; its base lr must be given again on
-    resuming, since the saved optimizer holds the scheduled lr."""
+@pytest.mark.parametrize("how", ["checkpoint", "same callback", "base_lr given"])
+def test_resume_with_a_learning_rate_schedule(tmp_path, how):
+    """The schedule sets lr from the epoch and its base rate. The optimizer
+    keeps that base rate (initial_lr), checkpoints too, so a fit resumed at a
+    later epoch continues the schedule rather than decaying the decayed lr."""
     X, y = _data()
-    schedule = schedules.ExponentialDecay(gamma=0.5)
+    schedule = schedules.StepDecay(step_size=2, gamma=0.5)
     straight = _model(optimizer=optim.SGD(lr=0.1, momentum=0.5))
-    straight.fit(X, y, epochs=4, callbacks=[LearningRateScheduler(schedule)], **FIT)
+    rates = straight.fit(X, y, epochs=5, callbacks=[LearningRateScheduler(schedule)],
+                         **FIT).history["lr"]
+    assert rates == [0.1, 0.1, 0.05, 0.05, 0.025]
     first = _model(optimizer=optim.SGD(lr=0.1, momentum=0.5))
-    first.fit(X, y, epochs=2, callbacks=[LearningRateScheduler(schedule),
-                                         ModelCheckpoint("ckpt.fmlp")], **FIT)
-    resumed = fm.load("ckpt.fmlp")
-    assert resumed.optimizer.lr == 0.1 * 0.5
-    resumed.fit(X, y, epochs=4, initial_epoch=2,
-                callbacks=[LearningRateScheduler(schedule, base_lr=0.1)], **FIT)
+    callback = LearningRateScheduler(schedule)
+    first.fit(X, y, epochs=3, callbacks=[callback, ModelCheckpoint("ckpt.fmlp")], **FIT)
+    if how == "same callback":
+        resumed, callback = first, callback
+    else:
+        resumed = fm.load("ckpt.fmlp")
+        assert (resumed.optimizer.lr, resumed.optimizer.initial_lr) == (0.05, 0.1)
+        callback = LearningRateScheduler(schedule, **({"base_lr": 0.1} if how == "base_lr given"
+                                                      else {}))
+    history = resumed.fit(X, y, epochs=5, initial_epoch=3, callbacks=[callback], **FIT)
+    assert history.history["lr"] == rates[3:]
     assert _same_weights(resumed, straight)
+
+
+def test_a_fit_from_epoch_0_starts_the_schedule_from_the_current_lr():
+    X, y = _data()
+    model = _model(optimizer=optim.SGD(lr=0.1))
+    callback = LearningRateScheduler(schedules.ExponentialDecay(gamma=0.5))
+    model.fit(X, y, epochs=2, callbacks=[callback], **FIT)
+    assert (model.optimizer.lr, model.optimizer.initial_lr) == (0.05, 0.1)
+    model.optimizer.lr = 0.2  # a new run of the schedule, from a rate the user chose
+    history = model.fit(X, y, epochs=2, callbacks=[callback], **FIT)
+    assert history.history["lr"] == [0.2, 0.1]
+    assert model.optimizer.initial_lr == 0.2

@@ -194,3 +194,18 @@ def test_env_isa_gemm_end_to_end(isa, tmp_path):
         assert c.dtype == dtype
         assert_gemm_close(c, a, b, trans_b=True)
         assert c.tobytes() == fastmlp.gemm(a, b, trans_b=True).tobytes()
+
+
+def test_a_source_tree_without_the_extension_says_so(tmp_path):
+    """Python's own message would blame a circular import."""
+    sources = tmp_path / "fastmlp"
+    sources.mkdir()
+    for path in Path(fastmlp.__file__).parent.glob("*.py"):
+        (sources / path.name).write_bytes(path.read_bytes())
+    proc = subprocess.run([sys.executable, "-c", "import fastmlp"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": ""})
+    assert proc.returncode != 0
+    assert (f"ImportError: fastmlp's compiled extension (_core) is not in {sources}: "
+            "this is a source tree") in proc.stderr
+    assert "circular import" not in proc.stderr

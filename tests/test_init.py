@@ -263,7 +263,7 @@ def test_default_for_returns_a_new_instance():
     ("linear", None, 1.0), ("identity", None, 1.0), ("sigmoid", None, 1.0),
     ("tanh", None, 5 / 3), ("relu", None, np.sqrt(2)), ("selu", None, 0.75),
     ("leaky_relu", None, np.sqrt(2 / (1 + 0.01 ** 2))), ("leaky_relu", 0.2, np.sqrt(2 / 1.04)),
-    ("leaky_relu", 0, np.sqrt(2)),
+    ("leaky_relu", 0, np.sqrt(2)), ("conv2d", None, 1.0), ("conv_transpose3d", None, 1.0),
 ])
 def test_calculate_gain_is_pytorchs(nonlinearity, param, gain):
     assert init.calculate_gain(nonlinearity, param) == pytest.approx(gain, rel=1e-15)

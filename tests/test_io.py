@@ -342,7 +342,7 @@ def test_file_layout(tmp_path):
             "bias_initializer": {"class": "Zeros", "config": {}},
             "l1": 0.0, "l2": 1e-3, "max_norm": None}}
     assert header["compile"]["optimizer"]["class"] == "Adam"
-    assert header["training"] == {"step": 2, "optimizer_state": True}
+    assert header["training"] == {"step": 2, "optimizer_state": True, "initial_lr": None}
     data = raw[20 + n:-32]
     weights = model.get_weights()
     assert [a["name"] for a in header["arrays"][:len(weights)]] == [

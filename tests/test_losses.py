@@ -186,7 +186,8 @@ def test_accuracy_argmax_and_multilabel():
 @pytest.mark.parametrize("alias, name", [
     ("mean_squared_error", "mse"), ("mean_absolute_error", "mae"),
     ("categorical_crossentropy", "cross_entropy"), ("binary_crossentropy", "binary_cross_entropy"),
-    ("kld", "kl_divergence"), ("MSE", "mse")])
+    ("kld", "kl_divergence"), ("MSE", "mse"),
+    ("sparse_categorical_crossentropy", "cross_entropy")])
 def test_loss_aliases(alias, name):
     assert fm.losses.get(alias).name == name
 

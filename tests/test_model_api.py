@@ -520,7 +520,10 @@ def test_divergence_returns_to_the_start_of_the_epoch():
         on_epoch_end=lambda epoch, logs: setattr(model.optimizer, "lr", 1e30))
     with pytest.raises(fm.DivergenceError) as info:
         model.fit(X, y, epochs=3, batch_size=8, verbose=0, callbacks=[blow_up])
-    assert info.value.epoch == 1 and "start of epoch 1" in str(info.value)
+    # attributes from 0, the message from 1 as the progress line ("Epoch 2/3")
+    assert info.value.epoch == 1 and info.value.batch == 1
+    assert "diverged in epoch 2, batch 2:" in str(info.value)
+    assert "start of epoch 2;" in str(info.value)
     twin.fit(X, y, epochs=1, batch_size=8, verbose=0)
     assert _same(model.get_weights(), twin.get_weights())
     assert model._step == twin._step
@@ -653,6 +656,22 @@ def test_build_keeps_a_built_model_and_refuses_other_inputs():
     with pytest.raises(ValueError, match="built for 5 input features, not 6"):
         model.build(6)
     assert model.input_dim == 5 and _same(model.get_weights(), trained)
+
+
+@pytest.mark.parametrize("shape", [(None, 4), [32, 4]])
+def test_build_takes_a_keras_input_shape(shape):
+    model = fm.Sequential([fm.Dense(2)], seed=0)
+    model.build(shape)
+    assert model.input_dim == 4 and model.get_weights()[0].shape == (4, 2)
+
+
+@pytest.mark.parametrize("shape, error, message", [
+    ((None, 4, 1), ValueError, r"an input shape must be \(batch, features\)"),
+    ((4,), ValueError, r"an input shape must be \(batch, features\)"),
+    ((None, None), TypeError, "input_dim"), ((None, 0), ValueError, "input_dim")])
+def test_build_refuses_other_shapes(shape, error, message):
+    with pytest.raises(error, match=message):
+        fm.Sequential([fm.Dense(2)]).build(shape)
 
 
 def test_a_shallow_copy_is_refused_with_a_pointer_to_deepcopy():
@@ -890,3 +909,19 @@ def test_changing_optimizer_state_layout_after_training_asks_to_compile_again():
     m.compile("mse", m.optimizer)
     m.fit(X, y, epochs=1, batch_size=8, verbose=0)
     assert all(np.isfinite(w).all() for w in m.get_weights())
+
+
+def test_add_to_a_built_model_says_what_built_it():
+    model = fm.Sequential([fm.Dense(2)], input_dim=3)
+    with pytest.raises(ValueError, match=r"the model is built \(for input_dim=3\): add layers "
+                                         "before it is built"):
+        model.add(fm.Dense(1))
+
+
+def test_a_loss_that_overflows_names_the_inputs_and_the_targets():
+    """Targets of 1e30 are finite float32, their square error is not."""
+    model = fm.Sequential([fm.Dense(1)], input_dim=2, seed=0)
+    model.compile("mse", "sgd")
+    with pytest.raises(FloatingPointError, match="the loss is inf: it overflows float32 on "
+                                                 "these inputs or targets"):
+        model.evaluate(np.ones((2, 2)), np.full(2, 1e30))

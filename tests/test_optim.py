@@ -364,6 +364,20 @@ def test_setting_an_unknown_attribute_is_an_error():
     assert opt._private == 1
 
 
+def test_initial_lr_is_validated_and_not_a_hyper_parameter():
+    """The base rate a LearningRateScheduler keeps on the optimizer."""
+    opt = optim.SGD(lr=0.1)
+    assert opt.initial_lr is None
+    opt.initial_lr = 0.5
+    assert opt.initial_lr == 0.5 and "initial_lr" not in opt.get_config()
+    with pytest.raises(ValueError, match="initial_lr must be >= 0"):
+        opt.initial_lr = -1.0
+    with pytest.raises(TypeError, match="initial_lr must be a real number"):
+        opt.initial_lr = "0.1"
+    opt.initial_lr = None
+    assert opt.initial_lr is None and optim.SGD().initial_lr is None
+
+
 def test_changing_a_hyper_parameter_checks_the_combination():
     opt = optim.SGD(momentum=0.9, nesterov=True)
     with pytest.raises(ValueError, match="nesterov"):

@@ -255,7 +255,9 @@ for _method in ("fit", "predict", "evaluate"):
          ValueError, r"X holds values beyond the range of float32"),
         (f"{_method}_X_features", lambda m=_method: _call(m, x=X[:, :4]), ValueError,
          r"4 features; the model takes 5"),
-        (f"{_method}_X_1d", lambda m=_method: _call(m, x=X[0], y=Y[:1]), ValueError, r"2-D"),
+        (f"{_method}_X_1d", lambda m=_method: _call(m, x=X[0], y=Y[:1]), ValueError,
+         r"2-D \(samples, features\), got shape \(\d+,\); for one sample, reshape it: "
+         r"X.reshape\(1, -1\)"),
         (f"{_method}_X_3d", lambda m=_method: _call(m, x=X[:, :, None]), ValueError, r"2-D"),
         (f"{_method}_X_scalar", lambda m=_method: _call(m, x=1.0, y=Y[:1]), ValueError, r"2-D"),
         (f"{_method}_X_no_rows", lambda m=_method: _call(m, x=X[:0], y=Y[:0]), ValueError,

@@ -22,6 +22,15 @@ static inline FM_T FM_P(decayed)(FM_T g, FM_T p, FM_T wd)
     return wd != 0 ? g + wd * p : g;
 }
 
+/* PyTorch's lerp(a, b, w) = a + w*(b - a), for its running means (lerp_ in
+ * Adam's exp_avg and centered RMSprop's grad_avg). Like PyTorch's kernel it
+ * works from b's side when w >= 0.5, so that w near 1 gives b exactly;
+ * `w_rest` is 1 - w rounded to FM_T, as PyTorch computes it. */
+static inline FM_T FM_P(lerp)(FM_T a, FM_T b, FM_T w, FM_T w_rest)
+{
+    return w < (FM_T)0.5 ? a + w * (b - a) : b - (b - a) * w_rest;
+}
+
 /* The loops below are specialised (always inlined with constants) on which
  * optional state arrays exist, so none has a branch on a pointer that may be
  * NULL: GCC would if-convert such a branch into masked loads through the NULL
@@ -84,7 +93,7 @@ FM_P(rmsprop_loop)(const int momentum, const int centered, ptrdiff_t lo, ptrdiff
         sq[i] = alpha * sq[i] + rest * d * d;
         FM_T var = sq[i];
         if (centered) {
-            gavg[i] = alpha * gavg[i] + rest * d;
+            gavg[i] = FM_P(lerp)(gavg[i], d, rest, 1 - rest);
             var -= gavg[i] * gavg[i];
         }
         const FM_T avg = FM_SQRT(var) + eps;
@@ -140,13 +149,13 @@ static void FM_P(adadelta)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdi
 static inline __attribute__((always_inline)) void
 FM_P(adam_loop)(const int amsgrad, ptrdiff_t lo, ptrdiff_t hi, FM_T *restrict p,
                 const FM_T *restrict g, FM_T *restrict m, FM_T *restrict v,
-                FM_T *restrict vmax, FM_T shrink, FM_T wd, FM_T b1, FM_T rest1, FM_T b2,
+                FM_T *restrict vmax, FM_T shrink, FM_T wd, FM_T rest1, FM_T b2,
                 FM_T rest2, FM_T step_size, FM_T inv_bc2_sqrt, FM_T eps)
 {
     for (ptrdiff_t i = lo; i < hi; ++i) {
         const FM_T pi = shrink != 1 ? shrink * p[i] : p[i];
         const FM_T d = FM_P(decayed)(g[i], pi, wd);
-        m[i] = b1 * m[i] + rest1 * d;
+        m[i] = FM_P(lerp)(m[i], d, rest1, 1 - rest1);
         v[i] = b2 * v[i] + rest2 * d * d;
         FM_T vhat = v[i];
         if (amsgrad) /* a NaN in v propagates, as with torch.maximum */
@@ -168,15 +177,15 @@ static void FM_P(adam)(const fm_optimizer *o, long step, ptrdiff_t lo, ptrdiff_t
      * two. The loop is bound by the divider and square root (AVX2, one
      * thread, a step over 784x256 float32: 100-108 us before, 71 us after). */
     const FM_T step_size = (FM_T)(o->lr / bc1), inv_bc2_sqrt = (FM_T)(1 / sqrt(bc2));
-    const FM_T b1 = (FM_T)o->beta1, rest1 = (FM_T)(1 - o->beta1);
+    const FM_T rest1 = (FM_T)(1 - o->beta1);
     const FM_T b2 = (FM_T)o->beta2, rest2 = (FM_T)(1 - o->beta2), eps = (FM_T)o->eps;
     const FM_T wd = decoupled ? 0 : (FM_T)o->weight_decay;
     const FM_T shrink = decoupled ? (FM_T)(1 - o->lr * o->weight_decay) : 1;
     if (o->amsgrad)
-        FM_P(adam_loop)(1, lo, hi, p, g, state[0], state[1], state[2], shrink, wd, b1, rest1, b2,
+        FM_P(adam_loop)(1, lo, hi, p, g, state[0], state[1], state[2], shrink, wd, rest1, b2,
                         rest2, step_size, inv_bc2_sqrt, eps);
     else
-        FM_P(adam_loop)(0, lo, hi, p, g, state[0], state[1], NULL, shrink, wd, b1, rest1, b2,
+        FM_P(adam_loop)(0, lo, hi, p, g, state[0], state[1], NULL, shrink, wd, rest1, b2,
                         rest2, step_size, inv_bc2_sqrt, eps);
 }
 
