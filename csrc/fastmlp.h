@@ -41,7 +41,10 @@ const char *fm_build_compiler(void);
 /* ---- threads (csrc/threads.c) ------------------------------------------- */
 int fm_openmp_enabled(void);
 /* n >= 1 fixes the thread count; n <= 0 follows OpenMP (OMP_NUM_THREADS,
- * omp_set_num_threads, threadpoolctl). */
+ * omp_set_num_threads, threadpoolctl). Either way a team has at most
+ * FM_MAX_THREADS: starting one takes stack space in proportion to its size
+ * (in libgomp too), and no result's bits depend on it. */
+#define FM_MAX_THREADS 256
 void fm_set_num_threads(int n);
 int fm_get_num_threads(void);
 /* n >= 1: the calling thread's own OpenMP thread count (OpenMP keeps

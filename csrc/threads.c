@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #ifdef _OPENMP
@@ -53,6 +54,8 @@ typedef struct {
     claims_line *claims;
 } team_state;
 
+enum { CLAIMS_ON_STACK = 64 }; /* 4 KB */
+
 /* The team this thread works in; NULL outside fm_parallel. */
 static _Thread_local team_state *team;
 #endif
@@ -92,7 +95,8 @@ int fm_get_num_threads(void)
 #ifdef _OPENMP
     if (forked_after_team)
         return 1;
-    return fixed_threads > 0 ? fixed_threads : omp_get_max_threads();
+    const int n = fixed_threads > 0 ? fixed_threads : omp_get_max_threads();
+    return n < FM_MAX_THREADS ? n : FM_MAX_THREADS;
 #else
     return 1;
 #endif
@@ -135,19 +139,32 @@ void fm_parallel(void (*fn)(const void *args), const void *args, int threads)
         --alone;
         return;
     }
+    if (threads > FM_MAX_THREADS)
+        threads = FM_MAX_THREADS;
     if (threads > 1 && !forked_after_team) {
         pthread_once(&fork_handler_once, watch_forks);
-        claims_line claims[threads];
-        for (int t = 0; t < threads; ++t)
-            atomic_init(&claims[t].items, 0);
-        team_state state = {0, 0, claims};
+        /* On the stack for the usual few threads, on the heap for more, as
+         * a caller's thread may have a small stack; without memory for them,
+         * the caller works alone, which gives the same bits. */
+        claims_line on_stack[CLAIMS_ON_STACK];
+        claims_line *claims = threads <= CLAIMS_ON_STACK
+                                  ? on_stack
+                                  : aligned_alloc(_Alignof(claims_line),
+                                                  sizeof(claims_line) * (size_t)threads);
+        if (claims) {
+            for (int t = 0; t < threads; ++t)
+                atomic_init(&claims[t].items, 0);
+            team_state state = {0, 0, claims};
 #pragma omp parallel num_threads(threads)
-        {
-            team = &state;
-            fn(args);
-            team = NULL;
+            {
+                team = &state;
+                fn(args);
+                team = NULL;
+            }
+            if (claims != on_stack)
+                free(claims);
+            return;
         }
-        return;
     }
 #endif
     fn(args);

@@ -19,6 +19,7 @@ cdef extern from "fastmlp.h" nogil:
     const char *fm_build_compiler()
 
     int fm_openmp_enabled()
+    int FM_MAX_THREADS
     void fm_set_num_threads(int n)
     int fm_get_num_threads()
     void fm_follow_threads(int n)

@@ -96,8 +96,9 @@ def claim_trace(Py_ssize_t count, int threads, int idle_thread=-1):
     `threads` claims `count` items (fm_claim_next), and how many items were
     taken in all; with idle_thread >= 0 that thread starts only once the
     others have taken them all (for tests)."""
-    if count < 0 or threads < 1 or idle_thread >= threads:
-        raise ValueError("claim_trace: count >= 0, threads >= 1, idle_thread < threads")
+    if count < 0 or not 1 <= threads <= FM_MAX_THREADS or idle_thread >= threads:
+        raise ValueError(f"claim_trace: count >= 0, 1 <= threads <= {FM_MAX_THREADS}, "
+                         "idle_thread < threads")
     taker = np.full(count, -1, dtype=np.intc)
     cdef int[::1] view = taker
     cdef long takes
@@ -122,7 +123,8 @@ def openmp_enabled():
 
 def set_num_threads(n):
     """Use `n` threads in every kernel; None follows OpenMP again
-    (OMP_NUM_THREADS, threadpoolctl)."""
+    (OMP_NUM_THREADS, threadpoolctl). Teams have at most 256 threads: a
+    larger n, or OpenMP's count, is taken as 256."""
     if n is None:
         fm_set_num_threads(0)
         return
@@ -130,7 +132,7 @@ def set_num_threads(n):
         raise TypeError(f"number of threads must be an int or None, not {type(n).__name__}")
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
-    fm_set_num_threads(min(int(n), 1 << 16))
+    fm_set_num_threads(min(int(n), FM_MAX_THREADS))
 
 
 def get_num_threads():

@@ -44,10 +44,12 @@ cdef bint _writable_matrix(cnp.ndarray c):
         return True
     if n0 == 1 or n1 == 1:  # a stride over one element is never used
         return (n0 <= 1 or s0 >= item) and (n1 <= 1 or s1 >= item)
-    # s0 >= s1 n1 (rows clear of each other), divided so as not to overflow
+    # Each row's last element ends before the next row starts:
+    # s0 >= s1 (n1 - 1) + item, divided so as not to overflow (and the same
+    # for columns when they are the outer stride).
     if s0 >= s1:
-        return s1 >= item and s0 // n1 >= s1
-    return s0 >= item and s1 // n0 >= s0
+        return s1 >= item and (s0 - item) // (n1 - 1) >= s1
+    return s0 >= item and (s1 - item) // (n0 - 1) >= s0
 
 
 cdef cnp.ndarray _check_out(out, dtype, Py_ssize_t m, Py_ssize_t n):

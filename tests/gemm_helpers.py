@@ -13,7 +13,9 @@ ORIENTATION_IDS = ["NN", "TN", "NT", "TT"]
 # Layouts an input may have; each gives an array equal to the original.
 INPUT_LAYOUTS = ["C", "F", "strided", "negative", "neg_cols", "strided_F"]
 # Layouts an `out` may have; each is a view of a parent buffer (see make_out).
-OUT_LAYOUTS = ["C", "F", "strided", "negative", "strided_F"]
+# "stepped": every other column of a parent one column short of twice as wide,
+# so each row ends one element before the next begins (F: the same by rows).
+OUT_LAYOUTS = ["C", "F", "strided", "negative", "strided_F", "stepped", "stepped_F"]
 
 
 def rng_for(*key):
@@ -44,6 +46,10 @@ def _view_index(layout, rows, cols):
         return (rows, cols), "C", (slice(None, None, -1), slice(None, None, -1))
     if layout == "neg_cols":
         return (rows, cols), "C", (slice(None), slice(None, None, -1))
+    if layout == "stepped":
+        return (rows, max(2 * cols - 1, 0)), "C", (slice(None), slice(None, None, 2))
+    if layout == "stepped_F":
+        return (max(2 * rows - 1, 0), cols), "F", (slice(None, None, 2), slice(None))
     if layout in ("strided", "strided_F"):
         # Offsets 1 and 2 so the view starts inside the parent, not at its corner.
         index = (slice(1, 1 + 2 * rows, 2), slice(2, 2 + 3 * cols, 3))

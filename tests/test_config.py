@@ -105,6 +105,45 @@ def test_set_num_threads_below_one(restore_threads, n):
     assert fastmlp.get_num_threads() == before
 
 
+@pytest.mark.parametrize("n", [257, 10**6, 2**70])
+def test_teams_have_at_most_256_threads(restore_threads, n):
+    fastmlp.set_num_threads(n)
+    assert fastmlp.get_num_threads() == (256 if OPENMP else 1)
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP: every team is one thread")
+def test_openmps_count_is_capped_too():
+    proc = run_python("import fastmlp; print(fastmlp.get_num_threads())",
+                      env={"OMP_NUM_THREADS": "100000"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "256"
+
+
+SMALL_STACK_GEMM = """
+import threading, numpy as np, fastmlp
+threading.stack_size(64 * 1024)
+rng = np.random.default_rng(0)
+a, b = (rng.standard_normal((800, 800), dtype=np.float32) for _ in range(2))
+alone = fastmlp.gemm(a, b)
+got = []
+def run():
+    fastmlp.set_num_threads(10**6)
+    got.append(fastmlp.gemm(a, b))
+thread = threading.Thread(target=run)
+thread.start()
+thread.join()
+print(np.array_equal(got[0], alone))
+"""
+
+
+def test_a_large_team_from_a_thread_with_a_small_stack():
+    """A team's bookkeeping once took 64 bytes of the caller's stack per
+    thread: a million threads asked for crashed a thread with a 64 KiB stack."""
+    proc = run_python(SMALL_STACK_GEMM)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True"
+
+
 @pytest.mark.parametrize("n", [1.0, 2.5, "2", True, [2]])
 def test_set_num_threads_not_an_int(restore_threads, n):
     with pytest.raises(TypeError, match="must be an int or None"):
@@ -113,10 +152,12 @@ def test_set_num_threads_not_an_int(restore_threads, n):
 
 # ---- FASTMLP_ISA, in fresh interpreters -----------------------------------
 
-def run_python(code, fastmlp_isa=None, args=()):
+def run_python(code, fastmlp_isa=None, args=(), env=None):
     """Runs `code` (with sys.argv[1:] = args) in a new interpreter that imports
-    the same fastmlp, with FASTMLP_ISA set to `fastmlp_isa` (unset when None)."""
-    env = {key: value for key, value in os.environ.items() if key != "FASTMLP_ISA"}
+    the same fastmlp, with FASTMLP_ISA set to `fastmlp_isa` (unset when None)
+    and the variables of `env` set."""
+    env = {key: value for key, value in {**os.environ, **(env or {})}.items()
+           if key != "FASTMLP_ISA"}
     env["PYTHONPATH"] = os.pathsep.join(
         [PACKAGE_ROOT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     if fastmlp_isa is not None:

@@ -116,6 +116,11 @@ ERRORS = [
                  "its own place", id="out-zero-column-stride"),
     pytest.param(lambda: gemm(A64, B64, out=self_overlapping((3, 5), (16, 8))), ValueError,
                  "its own place", id="out-rows-overlap"),
+    # one row's (column's) last element is the next one's first
+    pytest.param(lambda: gemm(A64, B64, out=self_overlapping((3, 5), (32, 8))), ValueError,
+                 "its own place", id="out-rows-touch"),
+    pytest.param(lambda: gemm(A64, B64, out=self_overlapping((3, 5), (8, 16))), ValueError,
+                 "its own place", id="out-columns-touch"),
     # out[0, 2] and out[1, 0] are one place; the strides do not fit in a C int
     # (the check once cut them to one). Refused before anything is written.
     pytest.param(lambda: gemm(A64, B64, out=self_overlapping((3, 5), (2**32 + 16, 2**31 + 8))),

@@ -344,8 +344,10 @@ int FM_GEMM(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FM_T alpha,
     }
     if (cs_c != 1 && rs_c == 1) {
         /* Column-major C: compute C^T = B^T A^T, whose rows are contiguous, so
-         * the kernels store whole vectors. Products commute exactly, so this
-         * changes no bit of the result. */
+         * the kernels store whole vectors. The plan then follows the
+         * transposed shapes (tile heights, k slices), so the last bits may
+         * differ from a row-major C's; for either, no thread count changes
+         * them. */
         const FM_T *t = a;
         ptrdiff_t s = rs_a, u = cs_a, mm = m;
         a = b, rs_a = cs_b, cs_a = rs_b;
