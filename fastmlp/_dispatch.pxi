@@ -27,10 +27,18 @@ def set_isa(name):
             f"available: {', '.join(isas_available())}")
 
 
+cdef bint _is_double(dtype) except -1:
+    """True for float64, False for float32; a ValueError for anything else."""
+    kind = np.dtype(dtype)
+    if kind != np.float32 and kind != np.float64:
+        raise ValueError(f"dtype must be float32 or float64, not {kind}")
+    return kind == np.float64
+
+
 def gemm_tile(dtype):
     """(mr, nr) of the active micro-kernel for float32 or float64."""
     cdef int mr, nr
-    fm_gemm_tile(np.dtype(dtype) == np.float64, &mr, &nr)
+    fm_gemm_tile(_is_double(dtype), &mr, &nr)
     return mr, nr
 
 
@@ -38,7 +46,7 @@ def gemm_blocking(dtype):
     """{"mc", "kc", "kc_strided_a", "nc"}: the active GEMM blocking for float32
     or float64 (kc_strided_a caps kc where op(A)'s rows are not contiguous)."""
     cdef int mc, kc, kc_strided_a, nc
-    fm_gemm_get_blocking(np.dtype(dtype) == np.float64, &mc, &kc, &kc_strided_a, &nc)
+    fm_gemm_get_blocking(_is_double(dtype), &mc, &kc, &kc_strided_a, &nc)
     return {"mc": mc, "kc": kc, "kc_strided_a": kc_strided_a, "nc": nc}
 
 
@@ -58,7 +66,7 @@ def set_gemm_blocking(dtype, **blocking):
             raise TypeError(f"{name} must be an int, not {type(value).__name__}")
         if not 1 <= value <= FM_BLOCKING_MAX:
             raise ValueError(f"{name} must be in [1, {FM_BLOCKING_MAX}], got {value}")
-    if fm_gemm_set_blocking(np.dtype(dtype) == np.float64, current["mc"], current["kc"],
+    if fm_gemm_set_blocking(_is_double(dtype), current["mc"], current["kc"],
                             current["kc_strided_a"], current["nc"]) != 0:
         mr, nr = gemm_tile(dtype)
         raise ValueError(f"mc must be a multiple of mr = {mr} and nc one of nr = {nr}, "
@@ -70,11 +78,11 @@ def gemm_row_cuts(Py_ssize_t m, int parts, dtype, shares=None):
     m-row product (gemm_row.h), for float32 or float64: even, or near the
     fractions `shares` (parts positive numbers, normalised here)."""
     cdef Py_ssize_t lo, hi
-    cdef bint is_double = np.dtype(dtype) == np.float64
+    cdef bint is_double = _is_double(dtype)
     cdef double[::1] fractions
     cdef const double *share = NULL
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
+    if m < 0 or parts < 1:
+        raise ValueError(f"m must be >= 0 and parts >= 1, got m={m}, parts={parts}")
     if shares is not None:
         weights = np.asarray(shares, dtype=np.float64)
         if weights.shape != (parts,) or not (np.isfinite(weights).all() and (weights > 0).all()):

@@ -79,6 +79,15 @@ def test_bad_blocking_raises_and_changes_nothing(isa, dtype, fields, error, matc
     assert _core.gemm_blocking(dtype) == before
 
 
+@pytest.mark.parametrize("query", [_core.gemm_tile, _core.gemm_blocking,
+                                   lambda dtype: _core.set_gemm_blocking(dtype, kc=8)])
+@pytest.mark.parametrize("dtype", ["int32", "complex128", "float16"])
+def test_other_dtypes_are_refused(query, dtype, restore_blocking):
+    """They once got float32's answers."""
+    with pytest.raises(ValueError, match=f"dtype must be float32 or float64, not {dtype}"):
+        query(dtype)
+
+
 @pytest.mark.parametrize("m, n, k, trans_a, trans_b", SHAPES)
 def test_tiny_blocking_is_correct_and_thread_independent(
         isa, dtype, rng, m, n, k, trans_a, trans_b, restore_blocking, restore_threads):

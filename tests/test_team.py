@@ -82,6 +82,14 @@ def test_shared_cuts_reject_bad_shares():
             _core.gemm_row_cuts(100, 2, "float32", shares)
 
 
+def test_cuts_reject_bad_arguments():
+    for m, parts in ((-5, 2), (10, 0)):
+        with pytest.raises(ValueError, match="m must be >= 0 and parts >= 1"):
+            _core.gemm_row_cuts(m, parts, "float32")
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, not int32"):
+        _core.gemm_row_cuts(10, 2, "int32")
+
+
 ORIENTATIONS = [(False, False), (True, False), (False, True)]
 # m leaves each remainder below a tile's height on some ISA (AVX2 tiles 6
 # rows, AVX-512 12, generic 4); n = 600 is wide enough that A^T is packed

@@ -120,14 +120,18 @@ static void workspace_destroy(void *w)
     free(w);
 }
 
+static int workspace_key_made; /* pthread_key_create can fail (no keys left) */
+
 static void workspace_key_create(void)
 {
-    pthread_key_create(&workspace_key, workspace_destroy);
+    workspace_key_made = pthread_key_create(&workspace_key, workspace_destroy) == 0;
 }
 
 void *fm_workspace_get(size_t bytes)
 {
     pthread_once(&workspace_once, workspace_key_create);
+    if (!workspace_key_made)
+        return NULL;
     workspace *w = pthread_getspecific(workspace_key);
     if (!w) {
         w = calloc(1, sizeof *w);

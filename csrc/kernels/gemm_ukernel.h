@@ -455,3 +455,7 @@ static void UKR_CAT(UKR_NAME, _register)(UKR_KERNEL_T *kd)
 #undef UKR_KERNEL_T
 #undef UKR_TRANSPOSE
 #undef UKR_TT
+#undef UKR_LINE_V
+#undef UKR_PF_ROWS
+#undef UKR_CAT
+#undef UKR_CAT_
