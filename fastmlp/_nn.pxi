@@ -146,8 +146,8 @@ cdef class NativeNet:
             size_w, size_b = L.in_ * L.out * L.pieces, L.out * L.pieces
             L.w = _data(spec["w"], self.typenum, size_w, "w")
             L.b = _data(spec["b"], self.typenum, size_b, "b")
+            self.keep.append(spec)
             if "dw" not in spec:  # an inference-only network: no gradients, no optimizer
-                self.keep.append(spec)
                 continue
             L.dw = _data(spec["dw"], self.typenum, size_w, "dw")
             L.db = _data(spec["db"], self.typenum, size_b, "db")
@@ -155,7 +155,6 @@ cdef class NativeNet:
                 L.w_state[s] = _data(arr, self.typenum, size_w, "w_state")
             for s, arr in enumerate(spec["b_state"]):
                 L.b_state[s] = _data(arr, self.typenum, size_b, "b_state")
-            self.keep.append(spec)
         self.net.is_double = self.typenum == cnp.NPY_FLOAT64
         self.net.accuracy = _ACCURACY[accuracy]
         self.net.n_layers = len(layers)
@@ -201,10 +200,10 @@ cdef class NativeNet:
         `key` keys the epoch's shuffle and dropout masks (fm_train_epoch)."""
         if self.trainer == NULL:
             raise RuntimeError("internal: train_epoch before begin_fit")
-        cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
-        cdef const void *px = _rows(x, self.typenum, n, self.in_features, "x")
-        cdef const void *pt = _rows(t, self.typenum, n, self.out_features, "targets")
-        cdef const void *pw = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
+        cdef const void *px
+        cdef const void *pt
+        cdef const void *pw
+        cdef Py_ssize_t n = self._examples(x, t, w, &px, &pt, &pw)
         with nogil:
             fm_train_epoch(&self.net, self.trainer, px, pt, pw, n, batch, key, shuffle,
                            &self.stop_flag, &self.stats)
@@ -228,13 +227,23 @@ cdef class NativeNet:
     cdef dict _stats(self):
         return _stats_dict(&self.stats)
 
+    cdef Py_ssize_t _examples(self, x, t, w, const void **px, const void **pt,
+                              const void **pw) except -1:
+        """The rows of x, with pointers to x, t and w (NULL when w is None),
+        each checked against the network's widths."""
+        cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
+        px[0] = _rows(x, self.typenum, n, self.in_features, "x")
+        pt[0] = _rows(t, self.typenum, n, self.out_features, "targets")
+        pw[0] = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
+        return n
+
     def evaluate(self, x, t, w, Py_ssize_t batch):
         # per call, not self.stats: several threads may evaluate at once
         cdef fm_epoch_stats stats
-        cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
-        cdef const void *px = _rows(x, self.typenum, n, self.in_features, "x")
-        cdef const void *pt = _rows(t, self.typenum, n, self.out_features, "targets")
-        cdef const void *pw = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
+        cdef const void *px
+        cdef const void *pt
+        cdef const void *pw
+        cdef Py_ssize_t n = self._examples(x, t, w, &px, &pt, &pw)
         cdef int status
         with nogil:
             status = fm_evaluate(&self.net, px, pt, pw, n, batch, &stats)
@@ -274,10 +283,10 @@ cdef class NativeNet:
 
     def loss_and_gradients(self, x, t, w):
         """Mean loss over all rows, gradients into the dw, db arrays."""
-        cdef Py_ssize_t n = (<cnp.ndarray?>x).shape[0]
-        cdef const void *px = _rows(x, self.typenum, n, self.in_features, "x")
-        cdef const void *pt = _rows(t, self.typenum, n, self.out_features, "targets")
-        cdef const void *pw = NULL if w is None else _rows(w, self.typenum, n, 1, "weights")
+        cdef const void *px
+        cdef const void *pt
+        cdef const void *pw
+        cdef Py_ssize_t n = self._examples(x, t, w, &px, &pt, &pw)
         cdef double loss
         cdef int status
         with nogil:

@@ -208,8 +208,9 @@ class EarlyStopping(_MonitorCallback):
         self.stopped_epoch = 0
 
     def _keep_weights(self, epoch):
-        # get_weights may return the model's own buffers, which the next epoch
-        # overwrites.
+        # Sequential.get_weights copies, but a callback's model need only give
+        # arrays (see the module docstring), which may be buffers the next
+        # epoch overwrites.
         self.best_weights = [np.copy(w) for w in self.model.get_weights()]
         self.best_epoch = epoch
 

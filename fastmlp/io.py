@@ -39,10 +39,8 @@ MAGIC = b"FASTMLP\0"
 VERSION = 1
 _PRELUDE = struct.Struct("<8sIQ")  # magic, version, header length
 _CHECKSUM_SIZE = 32
-_ARRAY_DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 _MODEL_DTYPES = {"float32": "<f4", "float64": "<f8"}
 _MAX_DIM = 2**31 - 1  # the C network's sizes are Py_ssize_t, but no sane layer is wider
-_MAX_SEED = 2**64 - 1  # the C network takes a uint64 seed
 _MAX_STEP = 2**63 - 1  # ... and a C long step count
 
 # The only classes a file may name.
@@ -296,9 +294,7 @@ def _rebuild(header, data):
     dtype = _get(spec, "dtype", str, "model")
     if dtype not in _MODEL_DTYPES:
         raise ModelFileError(f"model: dtype must be float32 or float64, not {dtype!r}")
-    seed = _get(spec, "seed", int, "model")
-    if not 0 <= seed <= _MAX_SEED:
-        raise ModelFileError(f"model: seed {seed} out of range")
+    seed = _get(spec, "seed", int, "model")  # Sequential checks its range
     input_dim = _get(spec, "input_dim", (int, type(None)), "model")
     step = _get(training, "step", int, "training")
     has_state = _get(training, "optimizer_state", bool, "training")
@@ -420,7 +416,7 @@ def _arrays(table, data, dtype, expected):
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _MAX_DIM
                    for n in shape) or len(shape) not in (1, 2):
             raise ModelFileError(f"{where}: bad shape {list(shape)}")
-        if nbytes != math.prod(shape) * _ARRAY_DTYPES[dtype].itemsize:
+        if nbytes != math.prod(shape) * np.dtype(dtype).itemsize:
             raise ModelFileError(f"{where}: nbytes {nbytes} does not match its shape")
         if not 0 <= offset <= len(data) - nbytes:
             raise ModelFileError(f"{where}: bytes [{offset}, {offset + nbytes}) lie outside "
@@ -435,7 +431,7 @@ def _arrays(table, data, dtype, expected):
         end = offset + nbytes
     if end != len(data):
         raise ModelFileError("unused bytes after the arrays")
-    return {name: np.frombuffer(data, _ARRAY_DTYPES[dtype], math.prod(shape), offset)
+    return {name: np.frombuffer(data, np.dtype(dtype), math.prod(shape), offset)
             .reshape(shape) for offset, _, name, shape in entries}
 
 

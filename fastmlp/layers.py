@@ -66,7 +66,6 @@ class _Weighted(Layer):
         self.l1 = in_range("l1", l1)
         self.l2 = in_range("l2", l2)
         self.max_norm = None if max_norm is None else in_range("max_norm", max_norm, low_open=True)
-        self.weights = ()
 
     def build(self, input_dim, dtype, rng):
         self.input_dim = input_dim

@@ -195,6 +195,8 @@ class Sequential:
         if self.input_dim is not None:
             raise ValueError(f"the model is built (for input_dim={self.input_dim}): add layers "
                              "before it is built, by input_dim, build() or a first use")
+        if self.loss is not None:  # compile checked the output layer against the loss
+            raise ValueError("the model is compiled: add layers before compile()")
         if any(layer is mine for mine in self.layers):
             raise ValueError(f"this {type(layer).__name__} layer is in the model already; "
                              "each position needs a layer of its own")
@@ -316,7 +318,7 @@ class Sequential:
         if not self.layers:
             raise ValueError("the model has no layers")
         last = self.layers[-1]
-        if not last.weights and last.kind == "dropout":
+        if last.kind == "dropout":
             raise ValueError("the last layer must be Dense or Maxout, not Dropout")
         out_act = getattr(getattr(last, "activation", None), "name", None)
         if loss.output and out_act != loss.output:
@@ -441,22 +443,27 @@ class Sequential:
         if y is None or np.ndim(y) == 0:
             raise TypeError(f"{name} must hold one target (or row of targets) per sample, "
                             f"got {y!r}")
-        t = self.loss.targets(y, self.output_dim, self.dtype)
+        try:
+            t = self.loss.targets(y, self.output_dim, self.dtype)
+        except (TypeError, ValueError) as e:  # the loss calls them y
+            if name == "y":
+                raise
+            raise type(e)(f"{name}: {e}") from None
         if len(t) != rows:
             raise ValueError(f"{name} has {len(t)} rows but X has {rows}")
         return t
 
-    def _row_weights(self, sample_weight, rows):
+    def _row_weights(self, sample_weight, rows, name="sample_weight"):
         if sample_weight is None:
             return None
         w = np.asarray(sample_weight)
         if w.dtype.kind not in "biuf":
-            raise TypeError(f"sample_weight must hold numbers, not {w.dtype}")
+            raise TypeError(f"{name} must hold numbers, not {w.dtype}")
         if w.ndim != 1 or len(w) != rows:
-            raise ValueError(f"sample_weight must have shape ({rows},), got {w.shape}")
-        w = _finite_cast(w, self.dtype, "sample_weight").reshape(rows, 1)
+            raise ValueError(f"{name} must have shape ({rows},), got {w.shape}")
+        w = _finite_cast(w, self.dtype, name).reshape(rows, 1)
         if (w < 0).any():
-            raise ValueError("sample_weight must be >= 0")
+            raise ValueError(f"{name} must be >= 0")
         return w
 
     def _require_built(self):
@@ -529,7 +536,7 @@ class Sequential:
         # thread waits, draws progress and turns Ctrl-C into a stop at a
         # batch boundary.
         worker = _fit_worker()
-        net.begin_fit(min(batch_size, len(X)), len(X))
+        net.begin_fit(batch_size, len(X))
         try:
             cbs.on_train_begin()
             for epoch in range(initial_epoch, epochs):
@@ -569,7 +576,8 @@ class Sequential:
                 raise ValueError("validation_data must be (X, y) or (X, y, sample_weight)")
             xv = self._inputs(data[0], "validation X")
             return (xv, self._targets(data[1], len(xv), "validation y"),
-                    self._row_weights(data[2] if len(data) == 3 else None, len(xv)))
+                    self._row_weights(data[2] if len(data) == 3 else None, len(xv),
+                                      "validation sample_weight"))
         if not split:
             return None
         held = len(X) - int(len(X) * (1.0 - split))  # Keras's count: floor(n (1 - split)) train

@@ -19,9 +19,9 @@ class FakeOptimizer:
 
 
 class FakeModel:
-    """What callbacks use of a model. Like a compiled model, get_weights returns
-    its own buffers, and training overwrites them in place: after epoch e every
-    weight equals e."""
+    """What callbacks use of a model. Unlike Sequential's, its get_weights
+    returns its own buffers, which training overwrites in place (after epoch e
+    every weight equals e): callbacks must copy what they keep."""
 
     def __init__(self, lr=0.1):
         self.stop_training = False

@@ -911,6 +911,27 @@ def test_changing_optimizer_state_layout_after_training_asks_to_compile_again():
     assert all(np.isfinite(w).all() for w in m.get_weights())
 
 
+def test_add_to_a_compiled_model_is_refused():
+    """compile checked the output layer against the loss: a linear layer
+    added after a softmax would train cross-entropy on a linear output."""
+    model = fm.Sequential([fm.Dense(3, "softmax")])
+    model.compile("cross_entropy", "sgd")
+    with pytest.raises(ValueError, match=r"the model is compiled: add layers before compile\(\)"):
+        model.add(fm.Dense(2))
+    assert len(model.layers) == 1
+
+
+def test_validation_data_errors_name_it():
+    X, y = _classification()
+    model = _classifier()
+    with pytest.raises(ValueError, match=r"validation y: y has shape \(5, 2\)"):
+        model.fit(X, y, verbose=0, validation_data=(X[:5], np.ones((5, 2))))
+    with pytest.raises(ValueError, match=r"validation sample_weight must have shape \(5,\)"):
+        model.fit(X, y, verbose=0, validation_data=(X[:5], y[:5], np.ones(4)))
+    with pytest.raises(ValueError, match="validation sample_weight must be >= 0"):
+        model.fit(X, y, verbose=0, validation_data=(X[:5], y[:5], -np.ones(5)))
+
+
 def test_add_to_a_built_model_says_what_built_it():
     model = fm.Sequential([fm.Dense(2)], input_dim=3)
     with pytest.raises(ValueError, match=r"the model is built \(for input_dim=3\): add layers "
