@@ -42,7 +42,7 @@ COMMON_FLAGS = [
     # flags, so GCC may vectorise sqrt and if-convert comparisons (x > 0 ? ..)
     # into masks; no rounding changes.
     "-fno-math-errno", "-fno-trapping-math",
-    "-Wall", "-Wno-unused-function",
+    "-Wall",
 ]
 
 # Flags for each ISA's kernel objects, in the order of preference.

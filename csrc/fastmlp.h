@@ -9,8 +9,6 @@
 
 #include <stddef.h>
 
-#define FM_EXPORT __attribute__((visibility("default")))
-
 /* ---- instruction sets (csrc/arch) ---------------------------------------- */
 typedef enum { FM_ISA_GENERIC = 0, FM_ISA_AVX2 = 1, FM_ISA_AVX512 = 2, FM_ISA_COUNT } fm_isa;
 

@@ -1,4 +1,5 @@
-/* OpenMP queries that compile to constants without OpenMP.
+/* Teams of threads: their size and parts, the barrier, the claiming of
+ * work items and timing; without OpenMP every team is the calling thread.
  *
  * Work is written once for any team: each thread finds its part with
  * fm_share and waits for the others with fm_barrier. Work started inside a

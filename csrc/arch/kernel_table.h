@@ -12,7 +12,8 @@
 #include "fastmlp.h"
 #include "nn/engine.h"
 
-/* Largest micro-tile height any ISA uses. */
+/* The most rows a micro-tile may have: the size of the kernels' rows[]
+ * tables (AVX-512's 12 is the tallest in use). */
 #define FM_MAX_MR 16
 
 /* GEMM micro-kernel: C[m,n] = alpha * A[m,k] . B[k,n] + beta * C for one tile,

@@ -19,10 +19,12 @@
  *
  * The tile is held in UKR_MR * UKR_NV vector registers: each step of k loads
  * UKR_NV vectors of B, broadcasts one A element per row and issues one FMA
- * per accumulator. Every C element is one FMA chain over k in order, and the
- * write-back is alpha*acc (+ beta*c) with separate roundings on both the
- * vector path and the scalar edge path, so a tile computes the same bits
- * whether it is full, an edge, or rows of a shorter kernel.
+ * per accumulator. In a tile of at least UKR_MIN_ROWS rows every C element
+ * is one FMA chain over k in order, and the write-back is alpha*acc
+ * (+ beta*c) with separate roundings on both the vector path and the scalar
+ * edge path, so such a tile computes the same bits whether it is full, an
+ * edge, or rows of a shorter kernel. Shorter tiles split k (UKR_KSPLIT
+ * below), and their bits differ.
  */
 #define UKR_CAT_(a, b) a##b
 #define UKR_CAT(a, b) UKR_CAT_(a, b)
@@ -155,8 +157,8 @@ UKR_CAT(UKR_NAME, _body)(const int mrows, const int nv, ptrdiff_t k,
                                  alpha, beta, NULL);                                   \
     }
 
-#if UKR_MR > 16
-#error "gemm_ukernel.h: UKR_MR above 16 needs more UKR_ROWS lines"
+#if UKR_MR > FM_MAX_MR
+#error "gemm_ukernel.h: UKR_MR above FM_MAX_MR (16) needs more UKR_ROWS lines"
 #endif
 UKR_ROWS(1)
 #if UKR_MR >= 2

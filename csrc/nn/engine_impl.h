@@ -41,7 +41,7 @@ static int d_all_finite(const double *x, ptrdiff_t n)
 
 /* Below this many elements per thread, waking a thread costs more than its
  * share of a memory-bound optimizer update saves. */
-#define MIN_ELEMS_PER_THREAD 16384.0
+#define OPTIM_MIN_ELEMS_PER_THREAD 16384.0
 
 #define FM_T float
 #define FM_P(x) s_##x

@@ -15,8 +15,9 @@ typedef struct FM_P(rows_args) FM_P(rows_args);
 struct FM_P(rows_args) {
     void (*fn)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi);
     ptrdiff_t lo, hi, cols;
-    const FM_T *b, *g, *mask, *in;
+    const FM_T *b, *g, *in;
     FM_T *z, *a, *dz, *out;
+    FM_T *mask;         /* dropout's: written by dropout, read by multiply */
     FM_T p;             /* activation parameter */
     int pieces;         /* maxout */
     double rate;        /* dropout */
@@ -156,8 +157,8 @@ static void FM_P(dropout)(const FM_P(rows_args) *r, ptrdiff_t lo, ptrdiff_t hi)
 {
     const FM_T keep = (FM_T)(1 / (1 - r->rate));
     for (ptrdiff_t e = lo * r->cols; e < hi * r->cols; ++e) {
-        r->dz[e] = fm_rand_uniform(r->seed, r->stream, (uint64_t)e) >= r->rate ? keep : 0;
-        r->out[e] = r->in[e] * r->dz[e];
+        r->mask[e] = fm_rand_uniform(r->seed, r->stream, (uint64_t)e) >= r->rate ? keep : 0;
+        r->out[e] = r->in[e] * r->mask[e];
     }
 }
 

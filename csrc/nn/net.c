@@ -86,7 +86,6 @@ fm_trainer *fm_trainer_create(const fm_net *net, ptrdiff_t batch, ptrdiff_t n_ro
     c.used = 0;
     lay_out(t, &c, net, batch, n_rows);
     t->block = c.base;
-    t->batch = batch;
     return t;
 }
 

@@ -97,8 +97,10 @@ enum { FM_OK = 0, FM_DIVERGED = 1, FM_INTERRUPTED = 2, FM_NO_MEMORY = 3 };
  * (seed, key, batch, element). The caller picks a key per epoch that no other
  * epoch of the network uses (fastmlp: the optimizer's step count at the
  * epoch's start, so that one fit of n epochs and n fits of one epoch draw
- * alike). A batch whose loss or gradients are not
- * finite stops the epoch before any parameter changes (FM_DIVERGED).
+ * alike). A batch whose loss or gradients are not finite stops the epoch
+ * before its update (FM_DIVERGED, stats->bad_batch); so does an update that
+ * leaves a parameter not finite, after it, with the step counted: the
+ * caller restores the parameters it kept (fastmlp: the epoch's start).
  * `stop` is polled between batches: non-zero ends the epoch (FM_INTERRUPTED).
  * `stats` is updated after every batch, so another thread may watch it. */
 void fm_train_epoch(fm_net *net, fm_trainer *t, const void *x, const void *targets,

@@ -37,7 +37,7 @@ static const FM_T *FM_P(forward)(const fm_net *net, fm_trainer *t, const FM_T *x
                 break; /* identity: the next layer reads this layer's input */
             FM_P(over_rows)(&(FM_P(rows_args)){
                 .fn = FM_P(dropout), .lo = lo, .hi = hi, .cols = L->out, .in = in, .out = a,
-                .dz = t->mask[l], .rate = mode == FM_TRAIN ? L->rate : 0, .seed = net->seed,
+                .mask = t->mask[l], .rate = mode == FM_TRAIN ? L->rate : 0, .seed = net->seed,
                 .stream = fm_stream_dropout((uint64_t)key, (uint64_t)batch, (uint64_t)l)});
             in = a;
             break;
@@ -595,3 +595,9 @@ static double FM_P(loss_and_gradients)(fm_net *net, fm_trainer *t, const FM_T *x
     FM_P(param_gradients)(net, t, t->x, n, 0, 1, NULL);
     return FM_P(batch_loss)(net, t, n) / n;
 }
+
+#undef SPEED_WEIGHT
+#undef EVEN_SPEEDS
+#undef MIN_ROWS_PER_PART
+#undef LARGE_LAYER_ELEMS
+#undef LARGE_ROWS_PER_PART

@@ -288,7 +288,6 @@ static inline double fm_erf(double x)
 #undef SOFTPLUS_OF
 #undef TANH
 #undef ERF
-#undef SQRT
 #undef FABS
 #undef FM_T_MAX
 #if FM_T_IS_DOUBLE
@@ -299,7 +298,6 @@ static inline double fm_erf(double x)
 #define SOFTPLUS_OF fm_softplus
 #define TANH fm_tanh
 #define ERF fm_erf
-#define SQRT sqrt
 #define FABS fabs
 #define FM_T_MAX 1.7976931348623157e308
 #else
@@ -310,7 +308,6 @@ static inline double fm_erf(double x)
 #define SOFTPLUS_OF fm_softplusf
 #define TANH fm_tanhf
 #define ERF fm_erff
-#define SQRT sqrtf
 #define FABS fabsf
 #define FM_T_MAX 3.402823466e38f
 #endif

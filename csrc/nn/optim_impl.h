@@ -3,6 +3,7 @@
  *   FM_T     float or double
  *   FM_P(x)  prefix for this type's names: s_##x or d_##x
  *   FM_SQRT  sqrtf or sqrt
+ *   OPTIM_MIN_ELEMS_PER_THREAD  the least work worth a thread
  * and defining FM_P(optimizer_step), optim.h's fm_s/d_optimizer_step.
  *
  * Scalars (decayed learning rate, bias corrections) are computed in double
@@ -221,5 +222,5 @@ static void FM_P(optimizer_step)(const fm_optimizer *opt, long step, ptrdiff_t n
     if ((unsigned)opt->kind >= FM_OPT_COUNT)
         return; /* not an optimizer: nothing to do */
     const FM_P(step_args) args = {opt, step, n, p, g, state};
-    fm_parallel(FM_P(step_run), &args, fm_threads_for((double)n, MIN_ELEMS_PER_THREAD));
+    fm_parallel(FM_P(step_run), &args, fm_threads_for((double)n, OPTIM_MIN_ELEMS_PER_THREAD));
 }

@@ -1,11 +1,11 @@
-/* The workspace behind fm_trainer: one batch's buffers, for net.c's templates. */
+/* The workspace behind fm_trainer: one batch's buffers, laid out by net.c
+ * and used by the engine's templates (the nn/..._impl.h files). */
 #ifndef FM_TRAINER_H
 #define FM_TRAINER_H
 
 #include <stddef.h>
 
 struct fm_trainer {
-    ptrdiff_t batch;         /* rows the buffers hold */
     void *x, *t, *w;         /* the batch's inputs, targets, row weights */
     void **z, **a, **mask;   /* per layer: pre-activations, outputs, dropout masks */
     void **g, **dz;          /* per layer: the loss's gradients with respect to a and z
