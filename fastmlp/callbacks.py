@@ -15,6 +15,7 @@ The model a callback sees (``self.model``) provides ``stop_training`` (bool),
 ``set_weights(list_of_arrays)`` and ``save(path)`` (ModelCheckpoint).
 """
 import inspect
+import numbers
 import os
 import warnings
 
@@ -399,7 +400,8 @@ class ModelCheckpoint(_MonitorCallback):
     created. With `save_best_only`, an epoch is saved only when the monitored
     value beats the best so far (mode as in EarlyStopping), and a missing
     value is warned about once. The best value is kept across ``fit`` calls.
-    save_freq: only "epoch" (batches run in C, without callbacks).
+    save_freq: only "epoch"; a count of batches (Keras) raises
+    NotImplementedError, as batches run in C, without callbacks.
 
     A checkpoint holds the optimizer state and step count, and the random
     streams depend only on the seed and the step count, so
@@ -413,9 +415,15 @@ class ModelCheckpoint(_MonitorCallback):
                  save_freq="epoch", verbose=0):
         super().__init__(monitor, mode, 0.0)
         self.filepath = os.fspath(filepath)
+        if isinstance(save_freq, numbers.Integral) and not isinstance(save_freq, bool):
+            # Keras's count of batches
+            raise NotImplementedError(f"ModelCheckpoint(save_freq={save_freq!r}) is not "
+                                      "implemented: fastmlp runs the batches of an epoch in "
+                                      "C, without callbacks; save_freq='epoch' saves after "
+                                      "each epoch")
         if save_freq != "epoch":
-            raise ValueError(f"save_freq must be 'epoch', got {save_freq!r}: fastmlp runs "
-                             "the batches of an epoch in C, without callbacks")
+            raise ValueError(f"save_freq must be 'epoch' (or Keras's count of batches, not "
+                             f"implemented), got {save_freq!r}")
         self.save_best_only = bool(save_best_only)
         self.save_freq = save_freq
         self.verbose = _int_at_least("verbose", verbose, 0)

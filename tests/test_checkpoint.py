@@ -107,7 +107,7 @@ def test_verbose_prints(capsys):
 
 
 @pytest.mark.parametrize("kwargs, error", [
-    ({"save_freq": 10}, ValueError),
+    ({"save_freq": 10}, NotImplementedError),
     ({"save_freq": "batch"}, ValueError),
     ({"mode": "best"}, ValueError),
     ({"monitor": 3}, TypeError),
