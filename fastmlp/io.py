@@ -41,7 +41,7 @@ _PRELUDE = struct.Struct("<8sIQ")  # magic, version, header length
 _CHECKSUM_SIZE = 32
 _MODEL_DTYPES = {"float32": "<f4", "float64": "<f8"}
 _MAX_DIM = 2**31 - 1  # the C network's sizes are Py_ssize_t, but no sane layer is wider
-_MAX_STEP = 2**63 - 1  # ... and a C long step count
+_MAX_STEP = 2**63 - 1  # the C network counts steps in a C long
 
 # The only classes a file may name.
 _LAYERS = {cls.__name__: cls for cls in (Dense, Dropout, Maxout)}
